@@ -1,0 +1,41 @@
+"""Sending a job to its queue, once the transaction that created it has committed.
+
+Services never import tasks: a job is sent by the task's registered *name*, so the app that
+submits a job does not depend on the worker code that runs it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from studio.celery import app as celery_app
+from studio.choices import Queue
+from studio.models import Job, Worker
+
+RUN_JOB_TASK = "studio.run_job"
+
+
+def workers_online(queue: str) -> list[Worker]:
+    cutoff = timezone.now() - timedelta(seconds=settings.SEXTANT_WORKER_STALE_SECONDS)
+    return [w for w in Worker.objects.filter(last_seen__gte=cutoff) if queue in (w.queues or [])]
+
+
+def gpu_workers_online() -> int:
+    return sum(1 for w in workers_online(Queue.GPU) if w.gpus > 0)
+
+
+def dispatch(job_id: int, queue: str) -> None:
+    if settings.SEXTANT_RUN_JOBS_INLINE:
+        # Same task, run here and now: tests and notebooks need no broker or worker.
+        celery_app.tasks[RUN_JOB_TASK].apply(args=[job_id])
+    else:
+        celery_app.send_task(RUN_JOB_TASK, args=[job_id], queue=queue)
+
+
+def dispatch_on_commit(job: Job) -> None:
+    job_id, queue = job.pk, job.queue
+    transaction.on_commit(lambda: dispatch(job_id, queue))

@@ -1,0 +1,76 @@
+"""The sidebar (the lifecycle, section by section) and the current project of a session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+
+from studio.models import Membership, Project
+
+SESSION_KEY = "sextant_project"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """One sidebar entry; ``url_name`` is None for a capability not built yet."""
+
+    label: str
+    url_name: str | None
+    icon: str
+
+
+NAVIGATION: list[tuple[str, list[NavItem]]] = [
+    ("", [NavItem("Home", "home", "home"), NavItem("Jobs", "job-list", "jobs")]),
+    (
+        "Prepare",
+        [
+            NavItem("Datasets", "dataset-list", "table"),
+            NavItem("Labeling", None, "tag"),
+            NavItem("Data flows", None, "flow"),
+            NavItem("Feature store", None, "layers"),
+            NavItem("Clarify", None, "scale"),
+        ],
+    ),
+    ("Build", [NavItem("Notebooks", None, "book"), NavItem("Algorithms", None, "cpu")]),
+    (
+        "Train & Tune",
+        [
+            NavItem("Training jobs", None, "play"),
+            NavItem("Experiments", None, "beaker"),
+            NavItem("Tuning", None, "sliders"),
+            NavItem("Autopilot", None, "wand"),
+        ],
+    ),
+    (
+        "Deploy & Monitor",
+        [
+            NavItem("Models", None, "box"),
+            NavItem("Endpoints", None, "globe"),
+            NavItem("Batch transform", None, "stack"),
+            NavItem("Monitoring", None, "activity"),
+            NavItem("Edge", None, "chip"),
+        ],
+    ),
+]
+
+
+def current_project(request: HttpRequest) -> tuple[Project | None, list[Project]]:
+    """The project the user is working in (kept in the session) and all of theirs."""
+    cached: Any = getattr(request, "_sextant_projects", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    memberships = list(
+        Membership.objects.filter(user=request.user)
+        .select_related("project")
+        .order_by("project__name", "project_id")
+    )
+    projects = [m.project for m in memberships]
+    for m, p in zip(memberships, projects, strict=True):
+        p.my_role = m.role  # type: ignore[attr-defined]
+    wanted = request.session.get(SESSION_KEY)
+    project = next((p for p in projects if p.pk == wanted), projects[0] if projects else None)
+    result = (project, projects)
+    request._sextant_projects = result  # type: ignore[attr-defined]
+    return result
