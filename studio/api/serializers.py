@@ -7,7 +7,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from studio.choices import Role
+from studio.choices import Queue, Role
 from studio.models import Dataset, Job, JobLog, Membership, Project
 
 
@@ -126,6 +126,16 @@ class JobOut(serializers.ModelSerializer):
             "finished_at",
             "duration_seconds",
         ]
+
+
+class DiagnosticJobIn(serializers.Serializer):
+    project = serializers.IntegerField()
+    kind = serializers.ChoiceField(
+        choices=["diagnostic.noop", "diagnostic.sleep", "diagnostic.crash"]
+    )
+    parameters = serializers.DictField(required=False, default=dict)
+    resources = serializers.DictField(required=False, default=dict)
+    queue = serializers.ChoiceField(choices=Queue.choices, required=False)
 
 
 class JobLogOut(serializers.ModelSerializer):

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from studio import selectors, services, storage
 from studio.api.serializers import (
     DatasetIn,
+    DiagnosticJobIn,
     DatasetOut,
     JobLogOut,
     JobOut,
@@ -250,6 +251,25 @@ class JobViewSet(viewsets.GenericViewSet):
         )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(JobOut(page, many=True).data)
+
+    @extend_schema(request=DiagnosticJobIn, responses={201: JobOut})
+    def create(self, request: Request) -> Response:
+        """Submit a diagnostic job (``diagnostic.noop`` or ``diagnostic.sleep``).
+
+        Other kinds are created through their own resources (datasets, training jobs…);
+        diagnostics let people and scripts check that a queue and its workers answer.
+        """
+        data = validated(DiagnosticJobIn, request.data)
+        project = selectors.access_project(request.user, data["project"], write=True)
+        job = services.job_submit(
+            project=project,
+            kind=data["kind"],
+            owner=request.user,
+            parameters=data["parameters"],
+            resources=data["resources"],
+            queue=data.get("queue") or None,
+        )
+        return Response(JobOut(job).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=JobOut)
     def retrieve(self, request: Request, pk: str) -> Response:

@@ -47,7 +47,9 @@ def claim(job_id: int, *, worker: str) -> Job | None:
     claimable = Q(status=JobStatus.PENDING) | Q(
         status__in=(JobStatus.STARTING, JobStatus.RUNNING), lease_expires_at__lt=now
     )
-    changed = Job.objects.filter(claimable, pk=job_id, cancel_requested=False).update(
+    changed = Job.objects.filter(
+        claimable, pk=job_id, cancel_requested=False, attempts__lt=F("max_attempts")
+    ).update(
         status=JobStatus.STARTING,
         attempts=F("attempts") + 1,
         worker=worker,
@@ -56,23 +58,25 @@ def claim(job_id: int, *, worker: str) -> Job | None:
         pending_reason="",
         updated_at=now,
     )
-    if changed != 1:
-        return None
-    job = Job.objects.get(pk=job_id)
-    if job.attempts > job.max_attempts:
-        # The earlier attempts all died with their worker (a crash, or out of memory):
-        # running it again would only kill another worker.
-        finish(
-            job,
-            job.attempts,
-            JobStatus.FAILED,
-            reason=(
-                f"Gave up after {job.max_attempts} attempts: the worker running this job "
-                "was lost each time (it may have run out of memory or crashed)."
-            ),
-        )
-        return None
-    return job
+    if changed == 1:
+        return Job.objects.get(pk=job_id)
+    # Earlier attempts all died with their worker (a crash, or out of memory): running it
+    # again would only kill another worker.
+    gave_up = Job.objects.filter(claimable, pk=job_id, attempts__gte=F("max_attempts")).update(
+        status=JobStatus.FAILED,
+        finished_at=now,
+        updated_at=now,
+        lease_expires_at=None,
+        failure_reason=(
+            "Gave up: every attempt ended with its worker lost (it may have run out of "
+            "memory or crashed)."
+        ),
+    )
+    if gave_up:
+        job = Job.objects.get(pk=job_id)
+        _log(job_id, f"Job failed. {job.failure_reason}", LogLevel.ERROR)
+        after_finish(job)
+    return None
 
 
 def finish(

@@ -103,3 +103,23 @@ def test_a_stranger_gets_404_on_jobs_of_another_project(api, project, outsider, 
 def test_staff_see_every_job(api, staff, finished_job):
     assert api(staff).get(f"/api/v1/jobs/{finished_job.pk}/").status_code == 200
     assert api(staff).get("/api/v1/jobs/").json()["count"] == 1
+
+
+def test_a_diagnostic_job_can_be_submitted_through_the_api(api, project, member, on_commit):
+    with on_commit(execute=True):
+        response = api(member).post(
+            "/api/v1/jobs/",
+            {"project": project.pk, "kind": "diagnostic.sleep", "parameters": {"seconds": 0.01}},
+            format="json",
+        )
+    assert response.status_code == 201, response.content
+    assert Job.objects.get(pk=response.json()["id"]).status == "Completed"
+
+
+def test_only_diagnostic_kinds_can_be_submitted_directly(api, project, member):
+    response = api(member).post(
+        "/api/v1/jobs/", {"project": project.pk, "kind": "dataset_ingest"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "kind"
+    assert not Job.objects.exists()

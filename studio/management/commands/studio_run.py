@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from studio import services
+from studio.launcher import Stack, beat_argv, web_argv, worker_argv
 from studio.models import Project
 
 
@@ -40,65 +40,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         self.ensure_admin()
-        bin_dir = Path(sys.executable).parent
         env = os.environ.copy()
         env.setdefault("PYTHONUNBUFFERED", "1")
-        commands: list[tuple[str, list[str]]] = [
-            (
-                "web",
-                [
-                    str(bin_dir / "uvicorn"),
-                    "studio.asgi:application",
-                    "--host",
-                    opts["host"],
-                    "--port",
-                    str(opts["port"]),
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                    "--ws",
-                    "websockets",
-                ],
-            )
-        ]
+        stack = Stack(env=env)
+        stack.start("web", web_argv(opts["host"], opts["port"]))
         if not opts["no_worker"]:
-            commands += [
-                (
-                    "worker",
-                    [
-                        str(bin_dir / "celery"),
-                        "-A",
-                        "studio",
-                        "worker",
-                        "-Q",
-                        opts["queues"],
-                        "--concurrency",
-                        str(opts["concurrency"]),
-                        "--loglevel",
-                        "INFO",
-                        "-n",
-                        f"worker-{opts['queues'].replace(',', '-')}@%h",
-                    ],
-                ),
-                (
-                    "beat",
-                    [
-                        str(bin_dir / "celery"),
-                        "-A",
-                        "studio",
-                        "beat",
-                        "--loglevel",
-                        "WARNING",
-                        "--schedule",
-                        str(Path(settings.VAR_DIR) / "celerybeat-schedule"),
-                    ],
-                ),
-            ]
-        procs: dict[str, subprocess.Popen[bytes]] = {}
-        for name, cmd in commands:
-            # Each child in its own process group: Ctrl-C reaches us once, and we stop
-            # the children in order rather than all at once mid-write.
-            procs[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
+            stack.start("worker", worker_argv(opts["queues"], concurrency=opts["concurrency"]))
+            stack.start("beat", beat_argv(Path(settings.VAR_DIR) / "celerybeat-schedule"))
         url = f"http://{opts['host']}:{opts['port']}"
         self.stdout.write(self.style.SUCCESS(f"\nSextant is running at {url}  (Ctrl-C stops it)\n"))
         stopping = False
@@ -112,31 +60,19 @@ class Command(BaseCommand):
         exit_code = 0
         try:
             while not stopping:
-                for name, proc in procs.items():
-                    if proc.poll() is not None:
-                        self.stderr.write(f"{name} exited with code {proc.returncode}; stopping.")
-                        exit_code = proc.returncode or 1
-                        stopping = True
-                        break
+                dead = stack.dead()
+                if dead:
+                    name, code = next(iter(dead.items()))
+                    self.stderr.write(f"{name} exited with code {code}; stopping the others.")
+                    exit_code = code or 1
+                    break
                 time.sleep(0.5)
         finally:
-            self.shutdown(procs)
+            self.stdout.write("Stopping…")
+            stack.stop()
+            self.stdout.write("Stopped.")
         if exit_code:
             sys.exit(exit_code)
-
-    def shutdown(self, procs: dict[str, subprocess.Popen[bytes]]) -> None:
-        self.stdout.write("Stopping…")
-        for proc in procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.stdout.write("Stopped.")
 
     def ensure_admin(self) -> None:
         users = get_user_model()
