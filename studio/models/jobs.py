@@ -115,6 +115,9 @@ class Artifact(models.Model):
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["job", "name"], name="artifact_unique_name")]
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Worker(models.Model):
     """A Celery worker as it last reported itself (heartbeat every few seconds)."""

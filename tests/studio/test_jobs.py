@@ -89,24 +89,20 @@ def test_stopping_a_running_job_sets_stopping_and_the_run_ends_stopped(project, 
     assert job.cancel_requested
 
 
-def test_a_cancel_request_stops_the_runner_at_its_next_checkpoint(project, owner):
+def test_a_cancel_request_stops_the_runner_at_its_next_checkpoint(project, owner, monkeypatch):
+    import studio.jobs.execution as execution
+
     job = submit(project, owner, seconds=5)
-    Job.objects.filter(pk=job.pk).update(cancel_requested=False)
-    # Simulate Stop pressed right after the claim: the inline heartbeat sees it at once.
-    original_claim = claim
+    claim_as_usual = execution.claim
 
     def claim_then_stop(job_id, *, worker):
-        claimed = original_claim(job_id, worker=worker)
+        # Stop is pressed right after the claim; the first heartbeat sees it.
+        claimed = claim_as_usual(job_id, worker=worker)
         Job.objects.filter(pk=job_id).update(cancel_requested=True, status="Stopping")
         return claimed
 
-    import studio.jobs.execution as execution
-
-    execution.claim, saved = claim_then_stop, execution.claim
-    try:
-        execute(job.pk, worker="w1")
-    finally:
-        execution.claim = saved
+    monkeypatch.setattr(execution, "claim", claim_then_stop)
+    execute(job.pk, worker="w1")
     job.refresh_from_db()
     assert job.status == "Stopped"
     assert job.outputs == {}
@@ -178,21 +174,16 @@ def test_retry_runs_a_failed_job_again(project, owner, on_commit):
 
 
 def test_a_gpu_job_waits_with_a_reason_when_no_gpu_worker_is_online(
-    project, owner, on_commit, settings
+    project, owner, on_commit, monkeypatch
 ):
-    settings.SEXTANT_RUN_JOBS_INLINE = False
     sent = []
-    import studio.jobs.dispatch as dispatch
-
-    original = dispatch.dispatch
-    dispatch.dispatch = lambda job_id, queue: sent.append((job_id, queue))
-    try:
-        with on_commit(execute=True):
-            job = services.job_submit(
-                project=project, kind="diagnostic.sleep", owner=owner, queue="gpu"
-            )
-    finally:
-        dispatch.dispatch = original
+    monkeypatch.setattr(
+        "studio.jobs.dispatch.dispatch", lambda job_id, queue: sent.append((job_id, queue))
+    )
+    with on_commit(execute=True):
+        job = services.job_submit(
+            project=project, kind="diagnostic.sleep", owner=owner, queue="gpu"
+        )
     assert job.status == "Pending"
     assert "GPU" in job.pending_reason
     assert sent == [(job.pk, "gpu")]
