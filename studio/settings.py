@@ -176,7 +176,7 @@ else:
 
 # --- Celery ---------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "sextantfs://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "sextantfs://localhost//")
 if CELERY_BROKER_URL.startswith("sextantfs://"):
     for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)

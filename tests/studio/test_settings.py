@@ -79,5 +79,5 @@ def test_the_embedded_default_uses_sqlite_in_wal_mode_and_the_filesystem_broker(
     assert result.returncode == 0, result.stderr
     wal, broker, layer = result.stdout.strip().splitlines()[-3:]
     assert wal == "wal"
-    assert broker == "sextantfs://"
+    assert broker.startswith("sextantfs://")
     assert layer.endswith("InMemoryChannelLayer")
