@@ -10,10 +10,10 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 from django.http import Http404
 
-from studio.choices import ACTIVE_JOB_STATUSES, JobStatus, Role
+from studio.choices import ACTIVE_JOB_STATUSES, DatasetStatus, JobStatus, Role
 from studio.models import Dataset, Job, JobLog, JobMetric, Membership, Project
 from studio.models.projects import READ_ROLES, WRITE_ROLES
 
@@ -159,9 +159,22 @@ def job_metric_series(job: Job) -> dict[str, list[tuple[int, float]]]:
     return series
 
 
-def job_counts(user: Any, project: Project | None = None) -> dict[str, int]:
-    qs = job_list(user, project=project)
+def project_summary(user: Any, project: Project) -> dict[str, Any]:
+    """The numbers and querysets the home dashboard shows for one project."""
+    datasets = dataset_list(user, project=project, latest_only=True)
+    jobs = job_list(user, project=project)
+    totals = datasets.aggregate(rows=Sum("num_rows"), bytes=Sum("source_bytes"))
+    by_status = dict(jobs.values_list("status").annotate(n=Count("id")).order_by())
     return {
-        "running": qs.filter(status__in=ACTIVE_JOB_STATUSES).count(),
-        "failed": qs.filter(status=JobStatus.FAILED).count(),
+        "datasets": datasets,
+        "jobs": jobs,
+        "dataset_count": datasets.count(),
+        "total_rows": totals["rows"] or 0,
+        "storage_bytes": totals["bytes"] or 0,
+        "active_jobs": sum(by_status.get(s, 0) for s in ACTIVE_JOB_STATUSES),
+        "waiting_jobs": by_status.get(JobStatus.PENDING, 0),
+        "failed_count": by_status.get(JobStatus.FAILED, 0),
+        "has_dataset": datasets.exists(),
+        "profiled": datasets.filter(profile__isnull=False).first(),
+        "first_ready": datasets.filter(status=DatasetStatus.READY).first(),
     }

@@ -1,0 +1,131 @@
+/* Sextant's charts: one palette, one look, plotly underneath, drawn only once visible
+   (plotly measures its container, and a hidden tab has no size). */
+(function () {
+  "use strict";
+
+  var PALETTE = ["#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#64748b"];
+  var FONT = { family: getComputedStyle(document.body).fontFamily, size: 11, color: "#4b5160" };
+  var GRID = "#eef0f3";
+
+  function config(filename) {
+    return {
+      displaylogo: false,
+      responsive: true,
+      modeBarButtons: [["toImage"]],
+      toImageButtonOptions: { format: "png", filename: filename || "sextant-chart", scale: 2 },
+    };
+  }
+
+  function fmt(n) {
+    if (n === null || n === undefined || !isFinite(n)) return "—";
+    var a = Math.abs(n);
+    if (a !== 0 && (a >= 1e7 || a < 1e-3)) return n.toExponential(2);
+    return Number(n.toPrecision(4)).toLocaleString("en-US");
+  }
+
+  // A mini-histogram of one profiled column: equal-width bins from the profile's edges.
+  function histogram(el, col) {
+    var h = col.histogram;
+    if (!h || !h.counts || !h.counts.length) return;
+    var isDate = col.kind === "datetime";
+    var x = [], width = [], ranges = [];
+    for (var i = 0; i < h.counts.length; i++) {
+      var lo = h.edges[i], hi = h.edges[i + 1];
+      if (isDate) {
+        x.push(new Date(((lo + hi) / 2) * 1000).toISOString());
+        width.push((hi - lo) * 1000 * 0.92);
+        ranges.push([new Date(lo * 1000).toISOString().slice(0, 19).replace("T", " "),
+                     new Date(hi * 1000).toISOString().slice(0, 19).replace("T", " ")]);
+      } else {
+        x.push((lo + hi) / 2);
+        width.push((hi - lo) * 0.92);
+        ranges.push([fmt(lo), fmt(hi)]);
+      }
+    }
+    var trace = {
+      type: "bar", x: x, y: h.counts, width: width, customdata: ranges,
+      marker: { color: PALETTE[0], opacity: 0.85 },
+      hovertemplate: "%{customdata[0]} – %{customdata[1]}<br><b>%{y:,}</b> rows<extra></extra>",
+    };
+    var layout = {
+      margin: { l: 34, r: 6, t: 4, b: 22 }, height: el.clientHeight || 120,
+      font: FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      bargap: 0, showlegend: false,
+      xaxis: { showgrid: false, zeroline: false, ticks: "", nticks: 5, type: isDate ? "date" : "linear",
+               linecolor: "#d3d6dd", showline: true, fixedrange: true },
+      yaxis: { gridcolor: GRID, zeroline: false, nticks: 3, tickformat: "~s", fixedrange: true },
+      hoverlabel: { bgcolor: "#16181d", bordercolor: "#16181d", font: { color: "#fff", size: 11 } },
+    };
+    Plotly.newPlot(el, [trace], layout, config("histogram-" + col.name));
+  }
+
+  // A metric's curve over steps, titled by the card, axes named.
+  function metric(el, name, points, colorIndex) {
+    var many = points.length > 60;
+    var trace = {
+      type: "scatter", mode: many ? "lines" : "lines+markers", name: name,
+      x: points.map(function (p) { return p[0]; }),
+      y: points.map(function (p) { return p[1]; }),
+      line: { color: PALETTE[(colorIndex || 0) % PALETTE.length], width: 2, shape: "linear" },
+      marker: { size: 5 },
+      hovertemplate: "step %{x}<br><b>%{y:.5g}</b><extra>" + name + "</extra>",
+    };
+    var layout = {
+      margin: { l: 60, r: 18, t: 10, b: 44 }, height: el.clientHeight || 300,
+      font: FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      showlegend: false, hovermode: "x",
+      xaxis: { title: { text: "step" }, gridcolor: GRID, zeroline: false, linecolor: "#d3d6dd" },
+      yaxis: { title: { text: name }, gridcolor: GRID, zeroline: false, tickformat: "~g" },
+      hoverlabel: { bgcolor: "#16181d", bordercolor: "#16181d", font: { color: "#fff", size: 11 } },
+    };
+    if (el.dataset.rendered) {
+      Plotly.react(el, [trace], layout, config(name));
+    } else {
+      Plotly.newPlot(el, [trace], layout, config(name));
+      el.dataset.rendered = "1";
+    }
+  }
+
+  function visible(el) { return !el.closest("[hidden]"); }
+
+  function drawPending(root) {
+    if (typeof Plotly === "undefined") return;
+    var profile = document.getElementById("profile-data");
+    var columns = profile ? JSON.parse(profile.textContent) : [];
+    root.querySelectorAll("[data-histogram]").forEach(function (el) {
+      if (el.dataset.rendered || !visible(el)) return;
+      var col = columns[Number(el.dataset.histogram)];
+      if (col) { histogram(el, col); el.dataset.rendered = "1"; }
+    });
+    var metrics = document.getElementById("metric-data");
+    if (metrics) {
+      var data = JSON.parse(metrics.textContent);
+      var i = 0;
+      root.querySelectorAll("[data-metric-chart]").forEach(function (el) {
+        var name = el.dataset.metricChart;
+        if (!el.dataset.rendered && visible(el) && data[name]) metric(el, name, data[name], i);
+        i++;
+      });
+    }
+  }
+
+  // Load plotly only when a page first needs it (a job whose metrics appear while it runs).
+  var loading = null;
+  function ensurePlotly(url) {
+    if (typeof Plotly !== "undefined") return Promise.resolve();
+    if (!loading) {
+      loading = new Promise(function (resolve, reject) {
+        var s = document.createElement("script");
+        s.src = url; s.onload = resolve; s.onerror = reject;
+        document.head.appendChild(s);
+      });
+    }
+    return loading;
+  }
+
+  document.addEventListener("studio:shown", function (ev) { drawPending(ev.target); });
+  document.addEventListener("DOMContentLoaded", function () { drawPending(document); });
+
+  window.SextantCharts = { palette: PALETTE, histogram: histogram, metric: metric,
+                           ensurePlotly: ensurePlotly, fmt: fmt };
+})();
