@@ -9,6 +9,7 @@ htmx requests get the partial they ask for from the same view.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -617,30 +618,33 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "studio/job_detail.html", context)
 
 
-@login_required
-@require_POST
-def job_stop(request: HttpRequest, pk: int) -> HttpResponse:
+def _job_action(
+    request: HttpRequest, pk: int, action: Callable[..., Job], done: Callable[[Job], str]
+) -> HttpResponse:
     job = selectors.access_job(request.user, pk, write=True)
     try:
-        job = services.job_stop(job=job, user=request.user)
+        job = action(job=job, user=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Job #{job.pk} is {job.status.lower()}.")
+        messages.success(request, done(job))
     return HttpResponseRedirect(_safe_next(request, reverse("job-detail", args=[job.pk])))
+
+
+@login_required
+@require_POST
+def job_stop(request: HttpRequest, pk: int) -> HttpResponse:
+    return _job_action(
+        request, pk, services.job_stop, lambda job: f"Job #{job.pk} is {job.status.lower()}."
+    )
 
 
 @login_required
 @require_POST
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    job = selectors.access_job(request.user, pk, write=True)
-    try:
-        job = services.job_retry(job=job, user=request.user)
-    except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Job #{job.pk} will run again.")
-    return HttpResponseRedirect(_safe_next(request, reverse("job-detail", args=[job.pk])))
+    return _job_action(
+        request, pk, services.job_retry, lambda job: f"Job #{job.pk} will run again."
+    )
 
 
 # --- ops ------------------------------------------------------------------------------
