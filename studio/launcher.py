@@ -108,34 +108,18 @@ class Stack:
             proc.wait()
 
     def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM each leader (a Celery worker then stops its own pool), SIGKILL stragglers."""
         for proc in self.procs.values():
             if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+                proc.terminate()
         deadline = time.monotonic() + timeout
         for proc in self.procs.values():
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
-
-
-def wait_for_http(url: str, timeout: float = 30.0) -> None:
-    """Wait until ``url`` answers at all (any HTTP status counts as up)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{url} did not answer within {timeout:g} s") from None
-            time.sleep(0.1)
+                pass
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
+            except ProcessLookupError:
+                pass
+            proc.wait()
