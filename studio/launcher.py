@@ -33,7 +33,7 @@ def web_argv(host: str, port: int) -> list[str]:
         "--log-level",
         "warning",
         "--ws",
-        "websockets",
+        "websockets-sansio",
     ]
 
 
@@ -123,3 +123,18 @@ class Stack:
             except ProcessLookupError:
                 pass
             proc.wait()
+
+
+def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers at all (any HTTP status counts as up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer within {timeout:g} s") from None
+            time.sleep(0.1)
