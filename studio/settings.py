@@ -261,6 +261,10 @@ STORAGES = {
 FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "studio.uploads.LargeChunkMemoryHandler",
+    "studio.uploads.LargeChunkTemporaryFileHandler",
+]
 FILE_UPLOAD_PERMISSIONS = 0o640
 SEXTANT_MAX_UPLOAD_BYTES = env_int("SEXTANT_MAX_UPLOAD_BYTES", 20 * 1024**3)
 

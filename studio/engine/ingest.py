@@ -20,8 +20,10 @@ import decimal
 import io
 import math
 import os
+import queue
 import re
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -133,7 +135,7 @@ def ingest_tabular(
     dest: Path,
     *,
     on_progress: ProgressCallback | None = None,
-    block_size: int = 8 << 20,
+    block_size: int = 2 << 20,
 ) -> IngestResult:
     """Convert a csv/tsv/jsonl/parquet file into one Parquet file at `dest`, streaming.
 
@@ -308,6 +310,52 @@ class _NullCounter:
 
 # ---- CSV / TSV
 
+_END: Final = object()
+
+
+class _Prefetch:
+    """Parses the next CSV block on a thread while the caller encodes the previous one.
+
+    pyarrow releases the GIL both when parsing and when writing Parquet, so the two overlap
+    on two cores; ``depth`` bounds how many parsed batches wait, which bounds memory.
+    """
+
+    def __init__(self, read_next: Callable[[], pa.RecordBatch], depth: int = 2) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, args=(read_next,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, read_next: Callable[[], pa.RecordBatch]) -> None:
+        while not self._stop.is_set():
+            item: object
+            try:
+                item = read_next()
+            except StopIteration:
+                item = _END
+            except BaseException as exc:  # re-raised in the caller's thread
+                item = exc
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if item is _END or isinstance(item, BaseException):
+                return
+
+    def next(self) -> pa.RecordBatch:
+        item = self._queue.get()
+        if item is _END:
+            raise StopIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
 _CONVERSION_ERROR = re.compile(
     r"In CSV column #(\d+): CSV conversion error to (.+?): invalid value '(.*)'$", re.DOTALL
 )
@@ -357,20 +405,24 @@ def _csv_attempt(
         schema = _storage_schema(reader.schema)
         counter = _NullCounter(schema)
         last_batch: pa.RecordBatch | None = None
-        with pq.ParquetWriter(tmp, schema) as writer:
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                except pa.ArrowInvalid as exc:
-                    raise _csv_error(exc, src, plan, reader.schema)
-                table = pa.Table.from_batches([batch]).cast(schema)
-                writer.write_table(table)
-                counter.add(table)
-                if batch.num_rows:
-                    last_batch = batch
-                progress(stream.bytes_read / total)
+        batches = _Prefetch(reader.read_next_batch)
+        try:
+            with pq.ParquetWriter(tmp, schema) as writer:
+                while True:
+                    try:
+                        batch = batches.next()
+                    except StopIteration:
+                        break
+                    except pa.ArrowInvalid as exc:
+                        raise _csv_error(exc, src, plan, reader.schema)
+                    table = pa.Table.from_batches([batch]).cast(schema)
+                    writer.write_table(table)
+                    counter.add(table)
+                    if batch.num_rows:
+                        last_batch = batch
+                    progress(stream.bytes_read / total)
+        finally:
+            batches.close()
         if last_batch is not None:
             _check_unterminated_tail(src, last_batch, added_newline=stream.added_newline)
     return counter.result()
