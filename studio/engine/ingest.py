@@ -350,7 +350,7 @@ class _Prefetch:
             raise StopIteration
         if isinstance(item, BaseException):
             raise item
-        return item  # type: ignore[return-value]
+        return item
 
     def close(self) -> None:
         self._stop.set()
