@@ -524,7 +524,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     base = selectors.job_list(request.user, project=project)
     status = request.GET.get("status", "")
     status = status if status in JobStatus.values else ""
-    kinds = sorted(set(base.values_list("kind", flat=True).order_by()))
+    kinds = sorted(base.values_list("kind", flat=True).order_by().distinct())
     kind = request.GET.get("kind", "")
     kind = kind if kind in kinds else ""
     status_counts = dict(

@@ -135,7 +135,7 @@ def ingest_tabular(
     dest: Path,
     *,
     on_progress: ProgressCallback | None = None,
-    block_size: int = 2 << 20,
+    block_size: int = 1 << 20,
 ) -> IngestResult:
     """Convert a csv/tsv/jsonl/parquet file into one Parquet file at `dest`, streaming.
 
@@ -311,16 +311,41 @@ class _NullCounter:
 # ---- CSV / TSV
 
 _END: Final = object()
+# Small parse blocks bound memory; row groups are made of several of them so the Parquet
+# file keeps large row groups (fewer, better-compressed column chunks) all the same.
+_MIN_ROW_GROUP_ROWS: Final = 1 << 16
+
+
+class _RowGroups:
+    """Collects small tables and writes them as row groups of at least ``min_rows`` rows."""
+
+    def __init__(self, writer: pq.ParquetWriter, min_rows: int = _MIN_ROW_GROUP_ROWS) -> None:
+        self.writer = writer
+        self.min_rows = min_rows
+        self.pending: list[pa.Table] = []
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        self.pending.append(table)
+        self.rows += table.num_rows
+        if self.rows >= self.min_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.writer.write_table(pa.concat_tables(self.pending))
+            self.pending, self.rows = [], 0
 
 
 class _Prefetch:
     """Parses the next CSV block on a thread while the caller encodes the previous one.
 
     pyarrow releases the GIL both when parsing and when writing Parquet, so the two overlap
-    on two cores; ``depth`` bounds how many parsed batches wait, which bounds memory.
+    on two cores; ``depth`` bounds how many parsed batches wait, which bounds memory. It is
+    deep enough (16 one-MiB blocks) for parsing to go on while a whole row group is written.
     """
 
-    def __init__(self, read_next: Callable[[], pa.RecordBatch], depth: int = 2) -> None:
+    def __init__(self, read_next: Callable[[], pa.RecordBatch], depth: int = 16) -> None:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._pump, args=(read_next,), daemon=True)
@@ -408,15 +433,17 @@ def _csv_attempt(
         batches = _Prefetch(reader.read_next_batch)
         try:
             with pq.ParquetWriter(tmp, schema) as writer:
+                groups = _RowGroups(writer)
                 while True:
                     try:
                         batch = batches.next()
                     except StopIteration:
+                        groups.flush()
                         break
                     except pa.ArrowInvalid as exc:
                         raise _csv_error(exc, src, plan, reader.schema)
                     table = pa.Table.from_batches([batch]).cast(schema)
-                    writer.write_table(table)
+                    groups.write(table)
                     counter.add(table)
                     if batch.num_rows:
                         last_batch = batch
