@@ -2,15 +2,13 @@
 
 Two backends: ``embedded`` (SQLite + the filesystem broker, always) and ``services``
 (PostgreSQL + Redis, when DATABASE_URL and REDIS_URL are set — always under CI=true).
-Timings are shortened (lease 6 s, reaper every 2 s) so recovery is observable quickly.
+Timings are shortened (lease 6 s, reaper every 2 s) so recovery is observable quickly. The
+scratch databases and the environment come from ``bench.stack``, which the benchmarks share.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -23,24 +21,10 @@ from urllib.parse import urlparse, urlunparse
 
 import requests
 
-from studio.launcher import ROOT, Stack, beat_argv, wait_for_http, web_argv, worker_argv
+from bench.stack import backend_named, free_port, prepare_database, studio_env
+from studio.launcher import Stack, beat_argv, wait_for_http, web_argv, worker_argv
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-SETUP_SCRIPT = """
-import json
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
-from studio import services
-user = get_user_model().objects.create_user("e2e", password="e2e-password-123")
-project = services.project_create(user=user, name="E2E")
-print(json.dumps({"token": Token.objects.create(user=user).key, "project": project.pk}))
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -80,32 +64,6 @@ class LiveStudio:
         )
 
 
-def _services_env() -> tuple[dict[str, str], Callable[[], None]]:
-    """A fresh PostgreSQL database and a Redis database number for one stack."""
-    import psycopg
-    import redis
-
-    base = urlparse(os.environ["DATABASE_URL"])
-    name = f"sextant_e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    redis_url = urlparse(os.environ["REDIS_URL"])
-    redis_url = redis_url._replace(path="/14")
-    client = redis.Redis.from_url(urlunparse(redis_url))
-    client.flushdb()
-
-    def cleanup() -> None:
-        client.flushdb()
-        with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    env = {
-        "DATABASE_URL": urlunparse(base._replace(path=f"/{name}")),
-        "REDIS_URL": urlunparse(redis_url),
-    }
-    return env, cleanup
-
-
 def backends() -> list[str]:
     have_services = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
     return ["embedded", "services"] if have_services or IN_CI else ["embedded"]
@@ -114,54 +72,35 @@ def backends() -> list[str]:
 @contextmanager
 def live_studio(backend: str, var: Path, *, show_logs: Callable[[], bool]) -> Iterator[LiveStudio]:
     """Start a whole studio (web, beat, one worker) in ``var`` on ``backend``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SEXTANT_RUN_JOBS_INLINE"}
+    timings = {
+        "SEXTANT_JOB_HEARTBEAT_SECONDS": "1",
+        "SEXTANT_JOB_LEASE_SECONDS": "6",
+        "SEXTANT_REAPER_INTERVAL_SECONDS": "2",
+        "SEXTANT_WORKER_STALE_SECONDS": "10",
+        "SEXTANT_DIAGNOSTICS_CRASH": "1",
     }
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "studio.settings",
-            "SEXTANT_VAR_DIR": str(var),
-            "SEXTANT_JOB_HEARTBEAT_SECONDS": "1",
-            "SEXTANT_JOB_LEASE_SECONDS": "6",
-            "SEXTANT_REAPER_INTERVAL_SECONDS": "2",
-            "SEXTANT_WORKER_STALE_SECONDS": "10",
-            "SEXTANT_DIAGNOSTICS_CRASH": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
+    redis_url = urlunparse(
+        urlparse(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))._replace(path="/14")
     )
-    cleanup: Callable[[], None] = lambda: None  # noqa: E731
-    if backend == "services":
-        extra, cleanup = _services_env()
-        env.update(extra)
-    python = sys.executable
-    stack = Stack(env=env, log_dir=var / "logs")
-    try:
-        subprocess.run(
-            [python, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True
-        )
-        out = subprocess.run(
-            [python, "manage.py", "shell", "-c", SETUP_SCRIPT],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        setup = json.loads(out.strip().splitlines()[-1])
-        port = free_port()
-        stack.start("web", web_argv("127.0.0.1", port))
-        stack.start("beat", beat_argv(var / "beat-schedule"))
-        studio = LiveStudio(
-            f"http://127.0.0.1:{port}", setup["token"], setup["project"], stack, env, backend
-        )
-        studio.start_worker()
-        wait_for_http(f"{studio.url}/login/", timeout=60)
-        yield studio
-    finally:
-        stack.stop()
-        cleanup()
-        if show_logs():
-            for log in sorted((var / "logs").glob("*.log")):
-                sys.stderr.write(f"--- {log.name} ---\n{log.read_text()[-4000:]}\n")
+    database_url = os.environ.get("DATABASE_URL", "")
+    with backend_named(backend, database_url, redis_url) as chosen:
+        env = studio_env(chosen, var, timings)
+        stack = Stack(env=env, log_dir=var / "logs")
+        try:
+            setup = prepare_database(
+                env, username="e2e", password="e2e-password-123", project="E2E"
+            )
+            port = free_port()
+            stack.start("web", web_argv("127.0.0.1", port))
+            stack.start("beat", beat_argv(var / "beat-schedule"))
+            studio = LiveStudio(
+                f"http://127.0.0.1:{port}", setup["token"], setup["project"], stack, env, backend
+            )
+            studio.start_worker()
+            wait_for_http(f"{studio.url}/login/", timeout=60)
+            yield studio
+        finally:
+            stack.stop()
+            if show_logs():
+                for log in sorted((var / "logs").glob("*.log")):
+                    sys.stderr.write(f"--- {log.name} ---\n{log.read_text()[-4000:]}\n")
