@@ -4,7 +4,8 @@ kombu's filesystem channel creates a message file and writes it afterwards, so a
 polling the folder can pick up an empty file, fail to decode it and lose the message. Here a
 message is written under a name no consumer looks at (it lacks the ``.msg`` suffix) and then
 renamed into place with ``os.replace``, which is atomic on POSIX: a consumer sees either
-nothing or the whole message.
+nothing or the whole message. Reading an exchange table that another process is creating
+is retried instead of failing on its empty first instant.
 
 The transport is registered under the alias ``sextantfs`` by :mod:`studio.celery`, so a
 broker URL of ``sextantfs://`` selects it in the web process and in every worker.
@@ -13,7 +14,9 @@ broker URL of ``sextantfs://`` selects it in the web process and in every worker
 from __future__ import annotations
 
 import os
+import time
 import uuid
+from json import JSONDecodeError
 from queue import Empty
 from time import monotonic
 from typing import Any
@@ -66,6 +69,17 @@ class Channel(filesystem.Channel):
                     os.unlink(claimed)
             return loads(bytes_to_str(payload))
         raise Empty()
+
+
+    def get_table(self, exchange: str) -> Any:
+        # Upstream creates a missing exchange table with open("wb") and only then locks and
+        # writes it, so a reader can find it empty for an instant: read it again shortly.
+        for _ in range(50):
+            try:
+                return super().get_table(exchange)
+            except JSONDecodeError:
+                time.sleep(0.01)
+        return super().get_table(exchange)
 
 
 class Transport(filesystem.Transport):

@@ -57,6 +57,13 @@ class LiveStudio:
                 raise AssertionError(f"job {job_id} did not get there in {timeout} s: {job}")
             time.sleep(0.2)
 
+    def submit(self, kind: str, **parameters: Any) -> dict[str, Any]:
+        """Submit a diagnostic job through the API and return it."""
+        body = {"project": self.project, "kind": kind, "parameters": parameters}
+        response = self.api("POST", "/api/v1/jobs/", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
     def start_worker(self, name: str = "worker") -> None:
         self.stack.start(
             name,

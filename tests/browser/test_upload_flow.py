@@ -61,11 +61,7 @@ def test_a_running_job_page_updates_live(browser_page, studio):
     page.fill("input[name=password]", "e2e-password-123")
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/$"))
-    job = studio.api(
-        "POST",
-        "/api/v1/jobs/",
-        json={"project": studio.project, "kind": "diagnostic.sleep", "parameters": {"seconds": 4}},
-    ).json()
+    job = studio.submit("diagnostic.sleep", seconds=4)
     page.goto(f"/jobs/{job['id']}/")
     # Without a reload: the websocket brings the status, the progress and the log lines.
     page.locator("[data-status=Completed], .badge:has-text('Completed')").first.wait_for(

@@ -36,15 +36,7 @@ def test_an_upload_is_ingested_and_profiled_by_a_real_worker(live):
 
 
 def test_a_job_survives_its_worker_being_killed(live):
-    job = live.api(
-        "POST",
-        "/api/v1/jobs/",
-        json={
-            "project": live.project,
-            "kind": "diagnostic.sleep",
-            "parameters": {"seconds": 6},
-        },
-    ).json()
+    job = live.submit("diagnostic.sleep", seconds=6)
     live.wait_job(job["id"], lambda j: j["status"] == "Running" and j["progress"] > 0.05)
     live.stack.kill("worker", signal.SIGKILL)  # the whole worker: main process and pool
     killed_at = time.monotonic()
@@ -59,40 +51,18 @@ def test_a_job_survives_its_worker_being_killed(live):
 
 
 def test_a_job_that_kills_its_worker_fails_after_the_attempt_cap(live):
-    job = live.api(
-        "POST",
-        "/api/v1/jobs/",
-        json={
-            "project": live.project,
-            "kind": "diagnostic.crash",
-        },
-    ).json()
+    job = live.submit("diagnostic.crash")
     done = live.wait_job(job["id"], lambda j: j["status"] in FINISHED, timeout=150)
     assert done["status"] == "Failed"
     assert done["attempts"] == done["max_attempts"] == 3
     assert "attempt" in done["failure_reason"]
     # The worker pool survived its children being killed and still runs jobs.
-    ok = live.api(
-        "POST",
-        "/api/v1/jobs/",
-        json={
-            "project": live.project,
-            "kind": "diagnostic.noop",
-        },
-    ).json()
+    ok = live.submit("diagnostic.noop")
     assert live.wait_job(ok["id"], lambda j: j["status"] in FINISHED)["status"] == "Completed"
 
 
 def test_stop_reaches_a_running_job(live):
-    job = live.api(
-        "POST",
-        "/api/v1/jobs/",
-        json={
-            "project": live.project,
-            "kind": "diagnostic.sleep",
-            "parameters": {"seconds": 30},
-        },
-    ).json()
+    job = live.submit("diagnostic.sleep", seconds=30)
     live.wait_job(job["id"], lambda j: j["status"] == "Running")
     stopped = live.api("POST", f"/api/v1/jobs/{job['id']}/stop/").json()
     assert stopped["status"] == "Stopping"

@@ -1,12 +1,19 @@
-"""The embedded broker: messages appear whole and are taken exactly once."""
+"""The embedded broker: messages appear whole and are taken exactly once.
+
+Consumers are separate processes, as several workers on one machine would be.
+"""
 
 from __future__ import annotations
 
-import threading
+import multiprocessing
+import queue as stdlib_queue
 
 from kombu import Connection
 
 import studio.celery  # noqa: F401  (registers the sextantfs transport alias)
+
+PAYLOAD = "x" * 50_000  # big enough that a non-atomic write would be seen half-done
+TOTAL = 200
 
 
 def connection_for(folder):
@@ -19,47 +26,46 @@ def connection_for(folder):
     }
     for sub in ("q", "p", "c"):
         (folder / sub).mkdir(exist_ok=True)
-    return Connection("sextantfs://", transport_options=options)
+    return Connection("sextantfs://localhost//", transport_options=options)
 
 
-def test_no_reader_ever_sees_a_partial_message(tmp_path):
-    payload = "x" * 50_000  # big enough that a non-atomic write would be seen half-done
-    total, consumers = 200, 3
-    received: list[str] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-    done = threading.Event()
+def consume(folder, results, stop) -> None:
+    with connection_for(folder) as conn:
+        simple = conn.SimpleQueue("race")
+        while not stop.is_set():
+            try:
+                message = simple.get(timeout=0.05)
+            except simple.Empty:
+                continue
+            body = message.payload
+            # A torn read would show as a short or undecodable body.
+            results.put((int(body.split(":")[0]), body.endswith(PAYLOAD)))
+            message.ack()
 
-    def consume() -> None:
-        try:
-            with connection_for(tmp_path) as conn:
-                queue = conn.SimpleQueue("race")
-                while not done.is_set():
-                    try:
-                        message = queue.get(timeout=0.05)
-                    except queue.Empty:
-                        continue
-                    with lock:
-                        received.append(message.payload)
-                        if len(received) >= total:
-                            done.set()
-                    message.ack()
-        except BaseException as exc:  # surfaced by the assertion below
-            errors.append(exc)
-            done.set()
 
-    threads = [threading.Thread(target=consume) for _ in range(consumers)]
-    for t in threads:
-        t.start()
+def test_messages_arrive_whole_and_exactly_once_across_consumer_processes(tmp_path):
     with connection_for(tmp_path) as conn:
-        queue = conn.SimpleQueue("race")
-        for i in range(total):
-            queue.put(f"{i}:{payload}")
-    done.wait(timeout=120)
-    for t in threads:
-        t.join(timeout=5)
-    assert errors == []
-    assert len(received) == total
-    assert sorted(int(m.split(":")[0]) for m in received) == list(range(total))
-    assert all(m.endswith(payload) for m in received)
-    assert not list((tmp_path / "q").glob("*.part"))
+        conn.SimpleQueue("race")  # declare and bind before anyone publishes or consumes
+    ctx = multiprocessing.get_context("fork")
+    results, stop = ctx.Queue(), ctx.Event()
+    consumers = [ctx.Process(target=consume, args=(tmp_path, results, stop)) for _ in range(3)]
+    for p in consumers:
+        p.start()
+    with connection_for(tmp_path) as conn:
+        producer = conn.SimpleQueue("race")
+        for i in range(TOTAL):
+            producer.put(f"{i}:{PAYLOAD}")
+    received = []
+    try:
+        while len(received) < TOTAL:
+            received.append(results.get(timeout=30))
+    except stdlib_queue.Empty:
+        pass
+    finally:
+        stop.set()
+        for p in consumers:
+            p.join(timeout=10)
+    assert sorted(i for i, _ in received) == list(range(TOTAL))
+    assert all(whole for _, whole in received)
+    assert all(p.exitcode == 0 for p in consumers)
+    assert not list((tmp_path / "q").iterdir())
