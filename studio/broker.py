@@ -70,7 +70,6 @@ class Channel(filesystem.Channel):
             return loads(bytes_to_str(payload))
         raise Empty()
 
-
     def get_table(self, exchange: str) -> Any:
         # Upstream creates a missing exchange table with open("wb") and only then locks and
         # writes it, so a reader can find it empty for an instant: read it again shortly.

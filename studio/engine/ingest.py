@@ -381,6 +381,7 @@ class _Prefetch:
         self._stop.set()
         self._thread.join()
 
+
 _CONVERSION_ERROR = re.compile(
     r"In CSV column #(\d+): CSV conversion error to (.+?): invalid value '(.*)'$", re.DOTALL
 )
