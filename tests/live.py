@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from urllib.parse import urlparse, urlunparse
 
 import requests
 
+import bench.stack
 from bench.stack import backend_named, free_port, prepare_database, studio_env
 from studio.launcher import Stack, beat_argv, wait_for_http, web_argv, worker_argv
 
@@ -28,34 +28,12 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 @dataclass
-class LiveStudio:
-    url: str
-    token: str
-    project: int
-    stack: Stack
-    env: dict[str, str]
-    backend: str
-
-    @property
-    def session(self) -> requests.Session:
-        s = requests.Session()
-        s.headers["Authorization"] = f"Token {self.token}"
-        return s
+class LiveStudio(bench.stack.LiveStudio):
+    """The benchmarks' handle on a studio; ``api`` returns every answer, 4xx included."""
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.request(method, f"{self.url}{path}", timeout=30, **kwargs)
-
-    def wait_job(
-        self, job_id: int, until: Callable[[dict[str, Any]], bool], timeout: float = 60
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.api("GET", f"/api/v1/jobs/{job_id}/").json()
-            if until(job):
-                return job
-            if time.monotonic() > deadline:
-                raise AssertionError(f"job {job_id} did not get there in {timeout} s: {job}")
-            time.sleep(0.2)
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, f"{self.url}{path}", **kwargs)
 
     def submit(self, kind: str, **parameters: Any) -> dict[str, Any]:
         """Submit a diagnostic job through the API and return it."""
@@ -101,7 +79,13 @@ def live_studio(backend: str, var: Path, *, show_logs: Callable[[], bool]) -> It
             stack.start("web", web_argv("127.0.0.1", port))
             stack.start("beat", beat_argv(var / "beat-schedule"))
             studio = LiveStudio(
-                f"http://127.0.0.1:{port}", setup["token"], setup["project"], stack, env, backend
+                f"http://127.0.0.1:{port}",
+                setup["token"],
+                setup["project"],
+                stack,
+                env,
+                var,
+                chosen,
             )
             studio.start_worker()
             wait_for_http(f"{studio.url}/login/", timeout=60)
