@@ -261,10 +261,11 @@ task's first line.
 
 {latency}
 
-Where the API path's time goes (medians, ms after the client's t0). The job row is created
-inside the request's transaction; the task is published once it commits, before the 201
-leaves; "201 → runner start" is the broker hop plus the worker's claim (an UPDATE, a SELECT),
-and it overlaps the response's way back to the client.
+Where the API path's time goes (medians, ms after the client's t0). The job row is one
+INSERT, committed on its own; the task is published right after it, before the response is
+built; "201 → runner start" is the broker hop plus the worker's claim (one UPDATE, which
+stamps `started_at`), and it overlaps the response's way back to the client, so it can be
+negative.
 
 {steps}
 

@@ -54,11 +54,15 @@ def access_project(
         pk = int(project_id)
     except (TypeError, ValueError):
         raise Http404("No such project.")
-    project = Project.objects.filter(pk=pk).first()
-    membership = membership_of(user, pk) if project else None
+    # One query: the membership and its project together (a stranger has no row).
+    membership = (
+        Membership.objects.select_related("project").filter(project_id=pk, user=user).first()
+        if getattr(user, "is_authenticated", False)
+        else None
+    )
     _check_role(membership, write=write, admin=admin, what="project", any_member=any_member)
-    assert project is not None
-    return project
+    assert membership is not None
+    return membership.project
 
 
 def access_dataset(user: Any, dataset_id: Any, *, write: bool = False) -> Dataset:

@@ -8,6 +8,7 @@ Permission checks happen before (``selectors.access_*``); services check the dat
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from pathlib import PurePath
 from typing import Any
 
@@ -236,7 +237,6 @@ def dataset_profile_start(*, dataset: Dataset, user: Any) -> Job:
 
 
 # --- jobs -----------------------------------------------------------------------------
-@transaction.atomic
 def job_submit(
     *,
     project: Project,
@@ -248,7 +248,12 @@ def job_submit(
     resources: dict[str, Any] | None = None,
     queue: str | None = None,
 ) -> Job:
-    """Create a Pending job and send it to its queue once the transaction commits."""
+    """Create a Pending job and send it to its queue once the transaction commits.
+
+    The row alone is one INSERT, atomic by itself, so a transaction of its own is opened only
+    when a log line goes with it: outside any transaction the job is then sent at once,
+    without a BEGIN and a COMMIT on the way (inside one, it waits for that one's commit).
+    """
     spec = get_runner(kind)
     if spec is None:
         raise ServiceError("invalid", f"Unknown job kind {kind!r}.", field="kind")
@@ -257,29 +262,31 @@ def job_submit(
     if queue not in Queue.values:
         raise ServiceError("invalid", f"Unknown queue {queue!r}.", field="queue")
     pending_reason = ""
+    fell_back = False
     if queue == Queue.GPU and gpu_workers_online() == 0:
         if resources.get("allow_cpu_fallback"):
-            queue = Queue.CPU
+            queue, fell_back = Queue.CPU, True
         else:
             pending_reason = (
                 "Waiting for a GPU worker: none is online. Start one with "
                 "`celery -A studio worker -Q gpu`, or allow CPU fallback."
             )
-    job = Job.objects.create(
-        project=project,
-        kind=kind,
-        name=name or spec.title,
-        owner=owner if getattr(owner, "is_authenticated", False) else None,
-        queue=queue,
-        parameters=parameters or {},
-        inputs=inputs or {},
-        resources=resources,
-        pending_reason=pending_reason,
-        max_attempts=settings.SEXTANT_JOB_MAX_ATTEMPTS,
-    )
-    if resources.get("allow_cpu_fallback") and spec.queue == Queue.GPU and queue == Queue.CPU:
-        _job_log(job, "No GPU worker online: falling back to the CPU queue as allowed.")
-    dispatch_on_commit(job)
+    with transaction.atomic() if fell_back else nullcontext():
+        job = Job.objects.create(
+            project=project,
+            kind=kind,
+            name=name or spec.title,
+            owner=owner if getattr(owner, "is_authenticated", False) else None,
+            queue=queue,
+            parameters=parameters or {},
+            inputs=inputs or {},
+            resources=resources,
+            pending_reason=pending_reason,
+            max_attempts=settings.SEXTANT_JOB_MAX_ATTEMPTS,
+        )
+        if fell_back:
+            _job_log(job, "No GPU worker online: falling back to the CPU queue as allowed.")
+        dispatch_on_commit(job)
     return job
 
 

@@ -33,7 +33,8 @@ def dispatch(job_id: int, queue: str) -> None:
         # Same task, run here and now: tests and notebooks need no broker or worker.
         celery_app.tasks[RUN_JOB_TASK].apply(args=[job_id])
     else:
-        celery_app.send_task(RUN_JOB_TASK, args=[job_id], queue=queue)
+        # Nothing reads a run's return value: the job row is the result.
+        celery_app.send_task(RUN_JOB_TASK, args=[job_id], queue=queue, ignore_result=True)
 
 
 def dispatch_on_commit(job: Job) -> None:

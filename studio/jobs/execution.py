@@ -18,7 +18,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from studio import events
@@ -56,6 +57,8 @@ def claim(job_id: int, *, worker: str) -> Job | None:
         heartbeat_at=now,
         lease_expires_at=_lease_deadline(),
         pending_reason="",
+        # A job has started once a worker holds it; a retry keeps the first start.
+        started_at=Coalesce(F("started_at"), Value(now)),
         updated_at=now,
     )
     if changed == 1:
@@ -196,9 +199,7 @@ def execute(job_id: int, *, worker: str) -> None:
         )
         return
     now = timezone.now()
-    Job.objects.filter(pk=job.pk, attempts=attempt).update(
-        status=JobStatus.RUNNING, started_at=job.started_at or now, updated_at=now
-    )
+    Job.objects.filter(pk=job.pk, attempts=attempt).update(status=JobStatus.RUNNING, updated_at=now)
     job.refresh_from_db()
     ctx = JobContext(job, attempt)
     if attempt > 1:
