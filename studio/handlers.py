@@ -7,20 +7,32 @@ some twenty hops a request, several milliseconds on two busy cores, for views th
 synchronous anyway. Here the chain is loaded in sync mode and the whole of it runs in one
 ``sync_to_async`` call.
 
-Streaming responses with a synchronous iterator (``FileResponse`` downloads of datasets and
-artifacts) are also sent chunk by chunk: Django's handler would first read the whole
-iterator into memory, and a dataset must never pass through the web process whole.
+Big data never passes through the web process whole, and never sits on its disk twice:
+
+- A large request body (an upload) is read from the connection as the view asks for it,
+  instead of being spooled to a temporary file before the view runs, so the multipart
+  parser's upload handler writes the file once, at the network's pace.
+- Streaming responses with a synchronous iterator (``FileResponse`` downloads of datasets
+  and artifacts) are sent part by part: Django's handler would first read the whole
+  iterator into memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import django
 from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.conf import settings
+from django.core import signals
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpRequest, HttpResponseBase
+from django.urls import set_script_prefix
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 _DONE = object()
 
@@ -59,7 +71,84 @@ class StreamingBody:
         return _parts(self.response)
 
 
+class ReceivedBody(io.RawIOBase):
+    """A request body read from the ASGI connection, from the request's thread, on demand.
+
+    Each ``read`` crosses to the event loop once and gathers messages there until it has
+    the bytes asked for. The server stops reading the socket while nobody receives, so
+    memory stays at about one read's worth whatever the body's size.
+    """
+
+    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
+        self._receive = receive
+        self._loop = loop
+        self._buffer = bytearray()
+        self._more = True
+
+    def readable(self) -> bool:
+        return True
+
+    async def _gather(self, size: int) -> None:
+        while self._more and (size < 0 or len(self._buffer) < size):
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self._more = False
+                # An OSError: Django turns it into UnreadablePostError for the parser.
+                raise ConnectionResetError("The client went away while sending the body.")
+            self._buffer += message.get("body", b"")
+            self._more = message.get("more_body", False)
+
+    def read(self, size: int | None = -1) -> bytes:
+        size = -1 if size is None else size
+        if self._more and (size < 0 or len(self._buffer) < size):
+            asyncio.run_coroutine_threadsafe(self._gather(size), self._loop).result()
+        if size < 0 or size >= len(self._buffer):
+            data = bytes(self._buffer)
+            self._buffer.clear()
+        else:
+            data = bytes(self._buffer[:size])
+            del self._buffer[:size]
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _content_length(scope: dict[str, Any]) -> int:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
 class SyncChainASGIHandler(ASGIHandler):
+    async def handle(self, scope: dict[str, Any], receive: Receive, send: Any) -> None:
+        if _content_length(scope) <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
+            await super().handle(scope, receive, send)
+            return
+        # Django's own path, less the spooling of the body and the task listening for a
+        # disconnect (the body's reader is the one receiving now, and sees it).
+        body = ReceivedBody(receive, asyncio.get_running_loop())
+        set_script_prefix(get_script_prefix(scope))
+        await signals.request_started.asend(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body)
+        if request is None:
+            body.close()
+            await self.send_response(error_response, send)
+            await sync_to_async(error_response.close)()
+            return
+        response = await self.run_get_response(request)
+        try:
+            await self.send_response(response, send)
+        finally:
+            await sync_to_async(response.close)()
+            body.close()
+
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
 

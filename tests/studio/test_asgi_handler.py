@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from asgiref.sync import SyncToAsync
+from asgiref.testing import ApplicationCommunicator
 from channels.testing import HttpCommunicator
 from django.http import StreamingHttpResponse
 from rest_framework.authtoken.models import Token
 
 from studio.asgi import application
 from studio.handlers import SyncChainASGIHandler
+from studio.models import Dataset
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -65,3 +68,103 @@ async def test_a_streamed_file_is_sent_part_by_part_not_read_whole_first():
     )
     assert [n for _, n in bodies] == [1, 2, 3, 4, 5]
     assert sent[-1][0] == {"type": "http.response.body"}
+
+
+def multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, str]:
+    boundary = "sextant-test-boundary"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: text/csv\r\n\r\n".encode()
+        + content
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def upload_scope(token: str, body: bytes, content_type: str) -> dict:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/datasets/",
+        "raw_path": b"/api/v1/datasets/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", f"Token {token}".encode()),
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
+def big_csv(rows: int = 400_000) -> bytes:
+    lines = ["id,value,label"] + [f"{i},{i * 0.5},label-{i % 7}" for i in range(rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def temp_upload_bytes(folder) -> int:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+
+
+async def test_a_large_upload_is_written_while_it_arrives(owner, project, settings):
+    token = await asyncio.to_thread(lambda: Token.objects.create(user=owner).key)
+    content = big_csv()
+    assert len(content) > 3 * settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    body, content_type = multipart({"project": str(project.pk), "name": "big"}, "big.csv", content)
+    comm = ApplicationCommunicator(application, upload_scope(token, body, content_type))
+    step = 64 * 1024
+    half = len(body) // 2
+    for offset in range(0, half, step):
+        await comm.send_input(
+            {
+                "type": "http.request",
+                "body": body[offset : min(offset + step, half)],
+                "more_body": True,
+            }
+        )
+    # With half the body sent, the upload's temp file already holds most of that half:
+    # nothing waited for the whole body to be spooled first.
+    temp_dir = Path(settings.FILE_UPLOAD_TEMP_DIR)
+    for _ in range(200):
+        if temp_upload_bytes(temp_dir) > half // 2:
+            break
+        await asyncio.sleep(0.025)
+    assert temp_upload_bytes(temp_dir) > half // 2
+    for offset in range(half, len(body), step):
+        chunk = body[offset : offset + step]
+        await comm.send_input(
+            {"type": "http.request", "body": chunk, "more_body": offset + step < len(body)}
+        )
+    start = await comm.receive_output(timeout=20)
+    assert start["status"] == 201
+    response = await comm.receive_output(timeout=5)
+    assert b'"name":"big"' in response["body"].replace(b" ", b"")
+    dataset = await asyncio.to_thread(lambda: Dataset.objects.get(project=project, name="big"))
+    assert dataset.source_bytes == len(content)
+
+
+async def test_a_client_leaving_mid_upload_leaves_no_dataset(owner, project, settings):
+    token = await asyncio.to_thread(lambda: Token.objects.create(user=owner).key)
+    body, content_type = multipart(
+        {"project": str(project.pk), "name": "gone"}, "gone.csv", big_csv()
+    )
+    comm = ApplicationCommunicator(application, upload_scope(token, body, content_type))
+    await comm.send_input(
+        {"type": "http.request", "body": body[: len(body) // 2], "more_body": True}
+    )
+    await comm.send_input({"type": "http.disconnect"})
+    start = await comm.receive_output(timeout=20)
+    assert start["status"] >= 400
+    await comm.wait(timeout=5)
+    assert not await asyncio.to_thread(lambda: Dataset.objects.filter(name="gone").exists())
