@@ -8,11 +8,14 @@ class ServiceError(Exception):
 
     status = 400
 
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, field: str | None = None, **extra: object
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.extra = extra  # more keys for the error body, such as the flow node at fault
 
 
 class ConflictError(ServiceError):

@@ -26,9 +26,15 @@ def membership_of(user: Any, project_id: int) -> Membership | None:
     return Membership.objects.filter(project_id=project_id, user=user).first()
 
 
-def _check_role(
-    membership: Membership | None, *, write: bool, admin: bool, what: str, any_member: bool = False
+def check_role(
+    membership: Membership | None,
+    *,
+    write: bool,
+    what: str,
+    admin: bool = False,
+    any_member: bool = False,
 ) -> None:
+    """404 for no membership (a stranger), 403 for a role too weak for what is asked."""
     if membership is None:
         raise Http404(f"No such {what}.")
     if any_member and not (write or admin):
@@ -60,14 +66,14 @@ def access_project(
         if getattr(user, "is_authenticated", False)
         else None
     )
-    _check_role(membership, write=write, admin=admin, what="project", any_member=any_member)
+    check_role(membership, write=write, admin=admin, what="project", any_member=any_member)
     assert membership is not None
     return membership.project
 
 
 def access_dataset(user: Any, dataset_id: Any, *, write: bool = False) -> Dataset:
     dataset = _get_or_404(Dataset.objects.select_related("project"), dataset_id, "dataset")
-    _check_role(membership_of(user, dataset.project_id), write=write, admin=False, what="dataset")
+    check_role(membership_of(user, dataset.project_id), write=write, admin=False, what="dataset")
     return dataset
 
 
@@ -75,7 +81,7 @@ def access_job(user: Any, job_id: Any, *, write: bool = False) -> Job:
     job = _get_or_404(Job.objects.select_related("project", "owner"), job_id, "job")
     if getattr(user, "is_staff", False):
         return job  # ops people see, stop and retry every job from the console
-    _check_role(membership_of(user, job.project_id), write=write, admin=False, what="job")
+    check_role(membership_of(user, job.project_id), write=write, admin=False, what="job")
     return job
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from contextlib import nullcontext
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 from django.conf import settings
@@ -22,14 +22,15 @@ from django.utils import timezone
 from studio import events, storage
 from studio.choices import DatasetStatus, JobStatus, LogLevel, Queue, Role
 from studio.engine.contracts import IngestError
-from studio.engine.ingest import detect_format, sniff
+from studio.engine.ingest import detect_format, parquet_columns, sniff
 from studio.errors import ConflictError, ServiceError
 from studio.jobs.dispatch import dispatch_on_commit, gpu_workers_online
 from studio.jobs.execution import after_finish
 from studio.jobs.registry import get_runner
-from studio.models import Dataset, Job, JobLog, Membership, Project
+from studio.models import Artifact, Dataset, Job, JobLog, Membership, Project
 
 NAME_RE = re.compile(r"^[\w][\w .\-]{0,199}$")
+ARTIFACT_NAME_RE = re.compile(r"^[\w][\w.\-]{0,199}$")
 
 
 # --- projects -------------------------------------------------------------------------
@@ -142,6 +143,49 @@ def dataset_upload(*, project: Project, user: Any, upload: File, name: str = "")
         dataset.save(
             update_fields=["source_key", "source_bytes", "data_key", "ingest_job", "updated_at"]
         )
+    return dataset
+
+
+def dataset_from_parquet(*, project: Project, user: Any, name: str, path: Path) -> Dataset:
+    """A new Ready dataset (or version) made of a Parquet file a job wrote; moves the file.
+
+    Processing jobs call this for their outputs; the profile job starts as for an upload.
+    """
+    name = name.strip()
+    if not NAME_RE.match(name):
+        raise ServiceError(
+            "invalid",
+            "A dataset name is 1–200 letters, digits, spaces, '.', '_' or '-', "
+            "starting with a letter or digit.",
+            field="output_name",
+        )
+    num_rows, columns = parquet_columns(path)
+    dataset = _dataset_reserve(
+        project=project, user=user, name=name, fmt="parquet", filename=f"{name}.parquet"
+    )
+    try:
+        dataset.data_key = f"{_dataset_prefix(dataset)}/data.parquet"
+        dataset.source_key = dataset.data_key
+        dataset.source_bytes = storage.put_file(dataset.data_key, path, move=True)
+    except BaseException:
+        _dataset_discard(dataset)
+        raise
+    with transaction.atomic():
+        dataset.status = DatasetStatus.READY
+        dataset.num_rows = num_rows
+        dataset.columns = [c.to_dict() for c in columns]
+        dataset.save(
+            update_fields=[
+                "data_key",
+                "source_key",
+                "source_bytes",
+                "status",
+                "num_rows",
+                "columns",
+                "updated_at",
+            ]
+        )
+        dataset_profile_start(dataset=dataset, user=user)
     return dataset
 
 
@@ -288,6 +332,23 @@ def job_submit(
             _job_log(job, "No GPU worker online: falling back to the CPU queue as allowed.")
         dispatch_on_commit(job)
     return job
+
+
+def job_artifact_store(
+    *, job_id: int, name: str, path: Path, content_type: str = "application/octet-stream"
+) -> Artifact:
+    """Keep a file a job produced under ``jobs/<id>/`` (moved, not copied); replaces one of
+    the same name, so a retried attempt stores its own."""
+    if not ARTIFACT_NAME_RE.match(name):
+        raise ServiceError("invalid", f"Bad artifact name {name!r}.", field="name")
+    key = f"jobs/{job_id}/{name}"
+    size = storage.put_file(key, path, move=True)
+    artifact, _ = Artifact.objects.update_or_create(
+        job_id=job_id,
+        name=name,
+        defaults={"storage_key": key, "size": size, "content_type": content_type},
+    )
+    return artifact
 
 
 def _job_log(job: Job, message: str, level: str = LogLevel.INFO) -> None:

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "channels",
     "studio.apps.StudioConfig",
+    "wrangler.apps.WranglerConfig",
 ]
 
 MIDDLEWARE = [
@@ -277,6 +278,9 @@ FILE_UPLOAD_HANDLERS = [
 ]
 FILE_UPLOAD_PERMISSIONS = 0o640
 SEXTANT_MAX_UPLOAD_BYTES = env_int("SEXTANT_MAX_UPLOAD_BYTES", 20 * 1024**3)
+# Processing jobs (flows, user scripts) run in a subprocess with these limits.
+SEXTANT_PROCESSING_MEMORY_MB = env_int("SEXTANT_PROCESSING_MEMORY_MB", 8192)
+SEXTANT_PROCESSING_TIMEOUT = env_int("SEXTANT_PROCESSING_TIMEOUT", 6 * 3600)
 
 # --- Static files ---------------------------------------------------------------------
 STATIC_URL = "/static/"

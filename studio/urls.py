@@ -23,6 +23,8 @@ urlpatterns = [
     path("ops/", views.ops_console, name="ops"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("studio.api.urls")),
+    # Each app's own routes, by name: the core does not import the apps above it.
+    path("", include("wrangler.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

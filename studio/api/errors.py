@@ -38,7 +38,9 @@ def _first_error(detail: Any, prefix: str = "") -> tuple[str | None, str, str]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
-        return Response(error_body(exc.code, exc.message, exc.field), status=exc.status)
+        return Response(
+            error_body(exc.code, exc.message, exc.field, **exc.extra), status=exc.status
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):

@@ -839,3 +839,26 @@ __all__ = [
     "preview_parquet",
     "sniff",
 ]
+
+
+def parquet_columns(path: Path) -> tuple[int, list[ColumnSchema]]:
+    """Row count and columns of a Parquet file, from its footer alone."""
+    meta = pq.read_metadata(path)
+    schema = meta.schema.to_arrow_schema()
+    nulls = [0] * len(schema)
+    for rg in range(meta.num_row_groups):
+        group = meta.row_group(rg)
+        for i in range(group.num_columns):
+            column = group.column(i)
+            top = column.path_in_schema.split(".")[0]
+            if top not in schema.names:
+                continue
+            stats = column.statistics
+            # Without statistics, say the column may hold nulls rather than guess.
+            has_nulls = stats is None or not stats.has_null_count or stats.null_count > 0
+            nulls[schema.get_field_index(top)] += int(has_nulls)
+    columns = [
+        ColumnSchema(name=f.name, dtype=str(f.type), nullable=nulls[i] > 0)
+        for i, f in enumerate(schema)
+    ]
+    return meta.num_rows, columns

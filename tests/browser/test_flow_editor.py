@@ -1,0 +1,107 @@
+"""Build a three-node flow in the editor, preview the last node and see its histograms."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+
+def upload_ready(studio, name: str, text: str) -> dict:
+    response = studio.api(
+        "POST",
+        "/api/v1/datasets/",
+        data={"project": studio.project, "name": name},
+        files={"file": (f"{name}.csv", text.encode(), "text/csv")},
+    )
+    assert response.status_code == 201, response.text
+    dataset = response.json()
+    deadline = time.monotonic() + 60
+    while dataset["status"] == "Pending" and time.monotonic() < deadline:
+        time.sleep(0.25)
+        dataset = studio.api("GET", f"/api/v1/datasets/{dataset['id']}/").json()
+    assert dataset["status"] == "Ready", dataset
+    return dataset
+
+
+def login(page):
+    page.goto("/login/")
+    page.fill("input[name=username]", "e2e")
+    page.fill("input[name=password]", "e2e-password-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def test_a_scientist_builds_a_flow_and_previews_its_last_node(browser_page, studio, tmp_path):
+    page = browser_page
+    rows = ["day,store,sales"] + [
+        f"{d},{['north', 'south'][d % 2]},{100 + d * 3 % 17}" for d in range(300)
+    ]
+    upload_ready(studio, "sales", "\n".join(rows) + "\n")
+    login(page)
+
+    page.goto("/flows/")
+    page.fill("#flow-name", "Weekly sales")
+    page.select_option("#flow-dataset", label="sales v1")
+    page.click("[data-testid=new-flow] button[type=submit]")
+    page.wait_for_url(re.compile(r"/flows/\d+/"))
+
+    # The source is there; select it, then add two transforms after it from the palette.
+    page.locator("[data-node='source-1']").click()
+    page.fill("[data-palette-search]", "lag")
+    page.locator("[data-add=lag_features]").click()
+    page.locator("[data-param=columns] label", has_text="sales").locator("input").check()
+    page.fill("[data-palette-search]", "rolling")
+    page.locator("[data-add=rolling_window]").click()
+    page.locator("[data-param=columns] label", has_text="sales_lag_1").locator("input").check()
+    page.fill("[data-param=window] input", "7")
+    page.locator("[data-param=window] input").dispatch_event("change")
+    assert page.locator("[data-node]").count() == 3
+    assert page.locator(".fe-edge[data-edge]").count() == 2
+
+    # Undo removes the last edit, redo brings it back.
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+z")
+    page.keyboard.press("Control+Shift+z")
+
+    page.locator("[data-node='rolling_window-1']").dblclick()
+    table = page.locator("[data-drawer-body] table.fe-preview")
+    table.wait_for(timeout=30_000)
+    headers = page.locator("[data-drawer-body] thead th").all_inner_texts()
+    assert any(h.startswith("sales_lag_1_rolling_mean_7") for h in headers)
+    assert page.locator("[data-drawer-body] tbody tr").count() == 100
+    # A mini-histogram under each numeric column's name.
+    assert page.locator("[data-drawer-body] thead th svg.fe-mini rect").count() > 10
+    assert "300 rows" in page.locator("[data-drawer-meta]").inner_text()
+
+    page.click("[data-action=save]")
+    page.locator("[data-status]", has_text="Saved as version 2").wait_for(timeout=15_000)
+    page.screenshot(path=str(tmp_path / "flow-editor.png"))
+
+    flow = studio.api("GET", "/api/v1/flows/").json()["results"][0]
+    assert [n["type"] for n in flow["graph"]["nodes"]] == [
+        "source",
+        "lag_features",
+        "rolling_window",
+    ]
+    assert flow["graph"]["nodes"][2]["params"]["window"] == 7
+
+
+def test_an_error_is_shown_on_the_node_at_fault(browser_page, studio):
+    page = browser_page
+    upload_ready(studio, "tiny", "a,b\n1,x\n2,y\n")
+    login(page)
+    page.goto("/flows/")
+    page.fill("#flow-name", "Broken")
+    page.select_option("#flow-dataset", label="tiny v1")
+    page.click("[data-testid=new-flow] button[type=submit]")
+    page.wait_for_url(re.compile(r"/flows/\d+/"))
+    page.locator("[data-node='source-1']").click()
+    page.fill("[data-palette-search]", "group")
+    page.locator("[data-add=group_by]").click()
+    page.click("[data-action=save]")
+    page.locator(".fe-node.has-error[data-node='group_by-1']").wait_for(timeout=15_000)
+    assert "required" in page.locator(".fe-node-error").inner_text()

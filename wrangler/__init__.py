@@ -1,0 +1,1 @@
+"""Data Wrangler: visual data flows, previews, exports and processing jobs."""

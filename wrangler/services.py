@@ -1,0 +1,151 @@
+"""Every write of the Data Wrangler: flows and the processing jobs that run them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from studio.errors import ServiceError
+from studio.models import Job, Project
+from studio.services import NAME_RE, job_submit
+from wrangler.engine import parse_flow
+from wrangler.engine.contracts import FlowError, FlowGraph
+from wrangler.engine.execute import check_columns
+from wrangler.engine.sample import SampleSpec
+from wrangler.models import Flow, FlowVersion, empty_graph
+from wrangler.sources import sample_loader, sample_spec, source_datasets
+
+#: Rows per source for the column check made at every save.
+CHECK_ROWS = 200
+FLOW_JOB_KIND = "processing.flow"
+
+
+def flow_error(exc: FlowError) -> ServiceError:
+    """A FlowError as the API's error: the node at fault travels with it."""
+    if exc.field == "node" or (exc.field or "").startswith("sample"):
+        field = exc.field  # about the request, not the graph
+    elif exc.node and exc.field:
+        field = f"graph.nodes.{exc.node}.{exc.field}"
+    else:
+        field = "graph"
+    return ServiceError("invalid_flow", exc.message, field=field, node=exc.node)
+
+
+def check_flow(*, project: Project, graph: Any) -> FlowGraph:
+    """The graph parsed and checked against its sources' columns; ServiceError if invalid."""
+    try:
+        parsed = parse_flow(graph)
+        datasets = source_datasets(project, parsed)
+        check_columns(parsed, load_source=sample_loader(datasets, SampleSpec(rows=CHECK_ROWS)))
+    except FlowError as exc:
+        raise flow_error(exc)
+    return parsed
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 120:
+        raise ServiceError(
+            "invalid", "A flow needs a name of at most 120 characters.", field="name"
+        )
+    return name.strip()
+
+
+def _check_sample(sample: Any) -> dict[str, Any]:
+    try:
+        spec = sample_spec(sample)
+    except FlowError as exc:
+        raise ServiceError("invalid", exc.message, field=exc.field)
+    return {"mode": spec.mode, "rows": spec.rows, "seed": spec.seed, "column": spec.column}
+
+
+@transaction.atomic
+def flow_create(
+    *,
+    project: Project,
+    user: Any,
+    name: str,
+    graph: Any = None,
+    description: str = "",
+    sample: Any = None,
+) -> Flow:
+    graph = graph if graph is not None else empty_graph()
+    check_flow(project=project, graph=graph)
+    flow = Flow.objects.create(
+        project=project,
+        name=_check_name(name),
+        description=description or "",
+        graph=graph,
+        sample=_check_sample(sample),
+        created_by=user,
+    )
+    FlowVersion.objects.create(flow=flow, version=1, graph=graph, created_by=user)
+    return flow
+
+
+@transaction.atomic
+def flow_update(
+    *,
+    flow: Flow,
+    user: Any,
+    name: str | None = None,
+    graph: Any = None,
+    description: str | None = None,
+    sample: Any = None,
+) -> Flow:
+    """Change a flow; a changed graph becomes a new version (the old ones stay)."""
+    flow = Flow.objects.select_for_update().get(pk=flow.pk)
+    fields = ["updated_at"]
+    if name is not None:
+        flow.name = _check_name(name)
+        fields.append("name")
+    if description is not None:
+        flow.description = description
+        fields.append("description")
+    if sample is not None:
+        flow.sample = _check_sample(sample)
+        fields.append("sample")
+    if graph is not None and graph != flow.graph:
+        check_flow(project=flow.project, graph=graph)
+        flow.graph = graph
+        flow.version = F("version") + 1
+        fields += ["graph", "version"]
+    flow.save(update_fields=fields)
+    flow.refresh_from_db()
+    if "graph" in fields:
+        FlowVersion.objects.create(flow=flow, version=flow.version, graph=graph, created_by=user)
+    return flow
+
+
+@transaction.atomic
+def flow_delete(*, flow: Flow) -> None:
+    flow.delete()
+
+
+def flow_run(*, flow: Flow, user: Any, node: Any, output_name: Any) -> Job:
+    """Run the flow up to ``node`` over the full data as a processing job.
+
+    The job runs the version saved now, whatever edits follow; its output becomes a new
+    dataset (or a new version of ``output_name``).
+    """
+    if not isinstance(output_name, str) or not NAME_RE.match(output_name.strip()):
+        raise ServiceError(
+            "invalid",
+            "output_name is 1–200 letters, digits, spaces, '.', '_' or '-', starting with a "
+            "letter or digit.",
+            field="output_name",
+        )
+    graph = check_flow(project=flow.project, graph=flow.graph)
+    if not isinstance(node, str) or node not in graph.nodes:
+        raise ServiceError("invalid", f"There is no node {node!r} in this flow.", field="node")
+    if graph.nodes[node].type == "source":
+        raise ServiceError("invalid", "Pick a transform node to run, not a source.", field="node")
+    return job_submit(
+        project=flow.project,
+        kind=FLOW_JOB_KIND,
+        owner=user,
+        name=f"Flow {flow.name} → {output_name.strip()}",
+        inputs={"flow": flow.pk, "version": flow.version, "node": node},
+        parameters={"output_name": output_name.strip()},
+    )
