@@ -12,7 +12,7 @@ from pathlib import Path
 from bench.report import machine
 from bench.stack import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, backend_named
 
-BENCHMARKS = ("ingest", "dispatch", "pages")
+BENCHMARKS = ("ingest", "dispatch", "pages", "previews")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -103,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
                 out=out,
                 machine=info,
             )
+        if "previews" in selected:
+            from bench import previews
+
+            previews.run(scratch=scratch, out=out, machine=info)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -14,14 +14,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from studio import selectors as studio_selectors
+from studio.api.serializers import JobOut
 from studio.api.views import check_filters, validated
 from studio.errors import ServiceError
+from studio.models import Job
 from wrangler import selectors, services
 from wrangler.engine import catalog, parse_flow
+from wrangler.engine.analyses import ANALYSES
 from wrangler.engine.contracts import FlowError
 from wrangler.engine.export import to_notebook, to_python
 from wrangler.models import Flow, FlowVersion
-from wrangler.previews import flow_preview
+from wrangler.previews import flow_analysis, flow_preview
 from wrangler.sources import sample_spec, source_datasets
 
 
@@ -72,6 +75,14 @@ class PreviewIn(serializers.Serializer):
     graph = serializers.JSONField(required=False, help_text="An unsaved graph to preview instead.")
     sample = serializers.JSONField(required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
+
+
+class AnalysisIn(serializers.Serializer):
+    node = serializers.CharField(max_length=64)
+    kind = serializers.ChoiceField(choices=[*ANALYSES, "insights"])
+    params = serializers.JSONField(required=False, default=dict)
+    graph = serializers.JSONField(required=False)
+    sample = serializers.JSONField(required=False)
 
 
 class RunIn(serializers.Serializer):
@@ -179,6 +190,24 @@ class FlowViewSet(viewsets.GenericViewSet):
         except FlowError as exc:
             raise services.flow_error(exc)
 
+    @extend_schema(request=AnalysisIn, responses=dict)
+    @action(detail=True, methods=["post"], url_path="analyses")
+    def analyses(self, request: Request, pk: str) -> Response:
+        """Charts and checks of a node's output on the sample: summary, histogram, scatter,
+        box, correlation, target_leakage, quick_model, or the insights report."""
+        flow = selectors.access_flow(request.user, pk)
+        data = validated(AnalysisIn, request.data)
+        if not isinstance(data["params"], dict):
+            raise ServiceError("invalid", "params must be an object.", field="params")
+        try:
+            spec = sample_spec(data.get("sample") if "sample" in data else flow.sample)
+            result = flow_analysis(
+                flow, data["node"], spec, data["kind"], data["params"], graph=data.get("graph")
+            )
+        except FlowError as exc:
+            raise services.flow_error(exc)
+        return Response(result)
+
     @extend_schema(request=RunIn, responses={202: dict})
     @action(detail=True, methods=["post"])
     def run(self, request: Request, pk: str) -> Response:
@@ -234,3 +263,80 @@ class FlowViewSet(viewsets.GenericViewSet):
     def transforms(self, request: Request) -> Response:
         """Every transform type with its parameter schema (the editor builds its forms from it)."""
         return Response({"transforms": [t.to_dict() for t in catalog()]})
+
+
+class ProcessingJobIn(serializers.Serializer):
+    project = serializers.IntegerField()
+    flow = serializers.IntegerField(required=False, help_text="Run this flow…")
+    node = serializers.CharField(max_length=64, required=False, help_text="…up to this node…")
+    output_name = serializers.CharField(max_length=200, required=False, help_text="…into this.")
+    script = serializers.CharField(
+        required=False, trim_whitespace=False, help_text="Or run this Python script."
+    )
+    inputs = serializers.JSONField(required=False, help_text="Script: channel → dataset id.")
+    outputs = serializers.JSONField(required=False, help_text="Script: channel → dataset name.")
+    resources = serializers.JSONField(required=False, help_text='{"max_runtime_seconds": 600}')
+
+
+class ProcessingJobViewSet(viewsets.GenericViewSet):
+    """SageMaker Processing: a flow or a script over datasets, on the cpu queue."""
+
+    serializer_class = JobOut
+    queryset = Job.objects.none()
+    FILTERS = {"project", "status"}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("project", int), OpenApiParameter("status", str)],
+        responses=JobOut(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        filters = check_filters(request, self.FILTERS)
+        project = (
+            studio_selectors.access_project(request.user, filters["project"])
+            if "project" in filters
+            else None
+        )
+        qs = studio_selectors.job_list(request.user, project=project, status=filters.get("status"))
+        page = self.paginate_queryset(qs.filter(kind__in=services.PROCESSING_KINDS))
+        return self.get_paginated_response(JobOut(page, many=True).data)
+
+    @extend_schema(request=ProcessingJobIn, responses={201: JobOut})
+    def create(self, request: Request) -> Response:
+        data = validated(ProcessingJobIn, request.data)
+        project = studio_selectors.access_project(request.user, data["project"], write=True)
+        resources = data.get("resources") or {}
+        if not isinstance(resources, dict):
+            raise ServiceError("invalid", "resources must be an object.", field="resources")
+        if "flow" in data:
+            if "script" in data:
+                raise ServiceError("invalid", "Give a flow or a script, not both.", field="script")
+            flow = selectors.access_flow(request.user, data["flow"], write=True)
+            if flow.project_id != project.pk:
+                raise ServiceError("invalid", "The flow is not in this project.", field="flow")
+            job = services.flow_run(
+                flow=flow,
+                user=request.user,
+                node=data.get("node"),
+                output_name=data.get("output_name"),
+            )
+        elif "script" in data:
+            job = services.processing_script_submit(
+                project=project,
+                user=request.user,
+                script=data["script"],
+                inputs=data.get("inputs"),
+                outputs=data.get("outputs"),
+                resources=resources,
+            )
+        else:
+            raise ServiceError(
+                "invalid", "Give a flow (with node and output_name) or a script.", field="flow"
+            )
+        return Response(JobOut(job).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=JobOut)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        job = studio_selectors.access_job(request.user, pk)
+        if job.kind not in services.PROCESSING_KINDS:
+            raise Http404("No such processing job.")
+        return Response(JobOut(job).data)

@@ -2,56 +2,59 @@
 
 from __future__ import annotations
 
-import json
+import time
 from typing import Any
 
-import numpy as np
 import pandas as pd
+from django.conf import settings
 
+from studio.choices import JobStatus
+from studio.models import Job
 from wrangler.engine import parse_flow, run_flow
-from wrangler.engine.contracts import FlowError
+from wrangler.engine.analyses import run_analysis
+from wrangler.engine.contracts import FlowError, FlowGraph
+from wrangler.engine.insights import insights_report
+from wrangler.engine.preview import PREVIEW_ROWS, preview_of
+from wrangler.engine.registry import get_transform
 from wrangler.engine.sample import SampleSpec
 from wrangler.models import Flow
+from wrangler.services import preview_job_submit
 from wrangler.sources import sample_loader, source_datasets
 
-PREVIEW_ROWS = 100
-HIST_BINS = 20
-TOP_VALUES = 8
+
+def node_frame(flow: Flow, node: str, spec: SampleSpec, *, graph: Any = None) -> pd.DataFrame:
+    """``node``'s output on the sampled sources, from the saved graph or the one given."""
+    parsed = parse_flow(flow.graph if graph is None else graph)
+    if node not in parsed.nodes:
+        raise FlowError(f"There is no node {node!r} in this flow.", node=node, field="node")
+    datasets = source_datasets(flow.project, parsed, node)
+    frame, _ = run_flow(parsed, node, load_source=sample_loader(datasets, spec))
+    return frame
 
 
-def frame_rows(frame: pd.DataFrame, limit: int) -> dict[str, Any]:
-    """Columns and the first ``limit`` rows as JSON-safe lists (NaN and NaT become null)."""
-    head = frame.head(limit)
-    data = json.loads(
-        head.to_json(orient="split", index=False, date_format="iso", default_handler=str)
-    )
-    return {"columns": [str(c) for c in head.columns], "rows": data["data"]}
-
-
-def column_summary(series: pd.Series) -> dict[str, Any]:
-    """Missing share, distinct count, and a histogram (numbers) or top values (the rest)."""
-    n = len(series)
-    missing = int(series.isna().sum())
-    summary: dict[str, Any] = {
-        "missing": missing,
-        "missing_pct": round(100.0 * missing / n, 2) if n else 0.0,
-        "distinct": int(series.nunique(dropna=True)) if n else 0,
-    }
-    values = series.dropna()
-    if pd.api.types.is_bool_dtype(series):
-        values = values.astype(str)
-    if pd.api.types.is_numeric_dtype(values) and len(values):
-        numbers = values.to_numpy(dtype="float64")
-        numbers = numbers[np.isfinite(numbers)]
-        if len(numbers):
-            counts, edges = np.histogram(numbers, bins=HIST_BINS)
-            summary["histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
-            summary["min"], summary["max"] = float(numbers.min()), float(numbers.max())
-            summary["mean"] = float(numbers.mean())
-    elif len(values):
-        top = values.astype(str).value_counts().head(TOP_VALUES)
-        summary["top"] = [{"value": str(k), "count": int(v)} for k, v in top.items()]
-    return summary
+def flow_analysis(
+    flow: Flow, node: str, spec: SampleSpec, kind: str, params: dict[str, Any], *, graph: Any = None
+) -> dict[str, Any]:
+    """An analysis (or the insights report) of ``node``'s output on the sample."""
+    frame = node_frame(flow, node, spec, graph=graph)
+    try:
+        if kind == "insights":
+            params = dict(params)
+            report = insights_report(
+                frame,
+                target=params.pop("target", None) or None,
+                problem=params.pop("problem", "auto"),
+                seed=params.pop("seed", 0),
+                model=params.pop("model", True),
+            )
+            if params:
+                raise ValueError(f"The insights report has no parameter {sorted(params)[0]!r}.")
+            return {"kind": "insights", "report": report, "num_rows": len(frame)}
+        result = run_analysis(frame, kind, params)
+    except ValueError as exc:
+        raise FlowError(str(exc), node=node, field="params")
+    result["num_rows"] = len(frame)
+    return result
 
 
 def flow_preview(
@@ -61,14 +64,49 @@ def flow_preview(
 
     ``graph``: an unsaved graph of this flow (its sources must still be the project's).
     """
-    graph = parse_flow(flow.graph if graph is None else graph)
-    if node not in graph.nodes:
-        raise FlowError(f"There is no node {node!r} in this flow.", node=node, field="node")
-    datasets = source_datasets(flow.project, graph, node)
-    frame, _ = run_flow(graph, node, load_source=sample_loader(datasets, spec))
-    out = frame_rows(frame, limit)
-    out["schema"] = [{"name": str(c), "dtype": str(t)} for c, t in frame.dtypes.items()]
-    out["num_rows"] = len(frame)
-    out["summary"] = {str(c): column_summary(frame[c]) for c in frame.columns}
+    parsed = parse_flow(flow.graph if graph is None else graph)
+    if node in parsed.nodes and needs_worker(parsed, node):
+        out = worker_preview(flow, parsed, node, spec, limit=limit)
+    else:
+        out = preview_of(node_frame(flow, node, spec, graph=graph), limit)
     out["sample"] = {"mode": spec.mode, "rows": spec.rows, "seed": spec.seed, "column": spec.column}
     return out
+
+
+def needs_worker(graph: FlowGraph, node: str) -> bool:
+    """Whether ``node`` depends on custom code, which never runs in the web process."""
+    for node_id in graph.ancestors(node):
+        defn = get_transform(graph.nodes[node_id].type)
+        if defn is not None and defn.custom_code:
+            return True
+    return False
+
+
+def worker_preview(
+    flow: Flow, graph: FlowGraph, node: str, spec: SampleSpec, *, limit: int
+) -> dict[str, Any]:
+    """The preview computed by a worker (a short job on the default queue), waited for here."""
+    source_datasets(flow.project, graph, node)  # refuse a bad source before queueing anything
+    job = preview_job_submit(flow=flow, graph=graph, node=node, spec=spec, limit=limit)
+    deadline = time.monotonic() + settings.SEXTANT_WORKER_PREVIEW_TIMEOUT
+    while True:
+        job.refresh_from_db(fields=["status", "outputs", "failure_reason"])
+        if job.status == JobStatus.COMPLETED:
+            break
+        if job.status in (JobStatus.FAILED, JobStatus.STOPPED):
+            raise FlowError(f"The preview job failed: {job.failure_reason}", node=node)
+        if time.monotonic() > deadline:
+            Job.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(
+                status=JobStatus.STOPPED, failure_reason="Nobody waited for it any more."
+            )
+            raise FlowError(
+                "No worker computed this preview in time: custom code is previewed by a "
+                "worker of the default queue. Is one running?",
+                node=node,
+            )
+        time.sleep(0.1)
+    outputs = job.outputs or {}
+    if "error" in outputs:
+        error = outputs["error"]
+        raise FlowError(error.get("message", "The preview failed."), node=error.get("node"))
+    return dict(outputs["preview"])

@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,16 +16,22 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from django.conf import settings
 
 from studio import services as studio_services
 from studio import storage
+from studio.choices import DatasetStatus
+from studio.engine.contracts import IngestError
+from studio.engine.ingest import ingest_tabular
 from studio.errors import ServiceError
 from studio.jobs import JobContext, JobFailed, register_runner
+from studio.models import Dataset
 from wrangler.engine import parse_flow
 from wrangler.engine.contracts import FlowError
-from wrangler.models import FlowVersion
-from wrangler.services import FLOW_JOB_KIND
+from wrangler.models import Flow, FlowVersion
+from wrangler.services import FLOW_JOB_KIND, PREVIEW_JOB_KIND, SCRIPT_JOB_KIND
 from wrangler.sources import source_datasets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
 
 
-def scrubbed_env(workdir: Path) -> dict[str, str]:
+def scrubbed_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: os.environ[k] for k in KEPT_ENV if k in os.environ}
     env.update(
         {
@@ -43,6 +50,7 @@ def scrubbed_env(workdir: Path) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    env.update(extra or {})
     return env
 
 
@@ -55,7 +63,12 @@ def _limits(memory_bytes: int) -> Any:
 
 
 def run_limited(
-    ctx: JobContext, argv: list[str], *, workdir: Path, timeout: float
+    ctx: JobContext,
+    argv: list[str],
+    *,
+    workdir: Path,
+    timeout: float,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, list[dict[str, Any]], str]:
     """Run ``argv`` under the processing limits, relaying its JSON lines into the job.
 
@@ -68,7 +81,7 @@ def run_limited(
         proc = subprocess.Popen(
             argv,
             cwd=workdir,
-            env=scrubbed_env(workdir),
+            env=scrubbed_env(workdir, env),
             stdout=subprocess.PIPE,
             stderr=stderr,
             preexec_fn=_limits(memory),
@@ -129,19 +142,21 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def _failure(status: int, messages: list[dict[str, Any]], stderr_tail: str) -> str:
+def _failure(
+    status: int, messages: list[dict[str, Any]], stderr_tail: str, what: str = "flow"
+) -> str:
     for message in reversed(messages):
         if isinstance(message.get("error"), dict):
             error = message["error"]
             where = f" (node {error['node']})" if error.get("node") else ""
-            return f"{error.get('message', 'The flow failed')}{where}"
+            return f"{error.get('message', f'The {what} failed')}{where}"
     if status in (-signal.SIGKILL, -signal.SIGSEGV) or "MemoryError" in stderr_tail:
         return (
-            "The flow ran out of memory (limit "
+            f"The {what} ran out of memory (limit "
             f"{settings.SEXTANT_PROCESSING_MEMORY_MB} MiB, SEXTANT_PROCESSING_MEMORY_MB)."
         )
     last = stderr_tail.strip().splitlines()[-1:] or [f"exit status {status}"]
-    return f"The flow failed: {last[0]}"
+    return f"The {what} failed: {last[0]}"
 
 
 @register_runner(FLOW_JOB_KIND, queue="cpu", title="Processing: flow")
@@ -204,3 +219,122 @@ def run_flow_job(ctx: JobContext) -> dict[str, Any]:
         "flow_version": version.version,
         "node": target,
     }
+
+
+def _collect_output(folder: Path, dest: Path) -> None:
+    """The Parquet or CSV files a script wrote to one output folder, as one Parquet file."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    parquet = [p for p in files if p.suffix in (".parquet", ".pq")]
+    text = [p for p in files if p.suffix in (".csv", ".tsv", ".jsonl")]
+    if parquet and not text:
+        # Several files (parts of one table) are streamed into one, batch by batch.
+        source = ds.dataset([str(p) for p in parquet], format="parquet")
+        with pq.ParquetWriter(dest, source.schema) as writer:
+            for batch in source.to_batches():
+                writer.write_batch(batch)
+        return
+    if len(text) == 1 and not parquet:
+        fmt = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}[text[0].suffix]
+        ingest_tabular(text[0], fmt, dest)
+        return
+    names = ", ".join(p.name for p in files[:5]) or "nothing"
+    raise JobFailed(
+        f"output/{folder.name} must hold Parquet files or one CSV, TSV or JSON Lines file; "
+        f"it holds {names}."
+    )
+
+
+@register_runner(SCRIPT_JOB_KIND, queue="cpu", title="Processing: script")
+def run_script_job(ctx: JobContext) -> dict[str, Any]:
+    base = ctx.workdir / "processing"
+    channels_in: dict[str, int] = dict((ctx.inputs or {}).get("datasets") or {})
+    channels_out: dict[str, str] = dict(ctx.parameters.get("outputs") or {})
+    datasets = {
+        d.pk: d
+        for d in Dataset.objects.filter(project_id=ctx.project_id, pk__in=channels_in.values())
+    }
+    for name, dataset_id in channels_in.items():
+        dataset = datasets.get(dataset_id)
+        if dataset is None or dataset.status != DatasetStatus.READY:
+            raise JobFailed(f"Input {name}: dataset {dataset_id} is gone or not Ready.")
+        folder = base / "input" / name
+        folder.mkdir(parents=True)
+        with storage.open_local(dataset.data_key) as path:
+            shutil.copyfile(path, folder / "data.parquet")
+        ctx.log(f"Input {name}: {dataset.name} v{dataset.version} ({dataset.num_rows:,} rows).")
+    for name in channels_out:
+        (base / "output" / name).mkdir(parents=True)
+    code = base / "code" / "script.py"
+    code.parent.mkdir(parents=True)
+    code.write_text(str(ctx.parameters.get("script", "")))
+    status, _, stderr_tail = run_limited(
+        ctx,
+        [sys.executable, str(code)],
+        workdir=base,
+        timeout=ctx.max_runtime or float(settings.SEXTANT_PROCESSING_TIMEOUT),
+        env={"SEXTANT_PROCESSING_DIR": str(base)},
+    )
+    if status != 0:
+        raise JobFailed(_failure(status, [], stderr_tail, what="script"))
+    produced: dict[str, Any] = {}
+    for name, dataset_name in channels_out.items():
+        dest = ctx.workdir / f"output-{name}.parquet"
+        try:
+            _collect_output(base / "output" / name, dest)
+        except IngestError as exc:
+            raise JobFailed(f"output/{name}: {exc.message}")
+        try:
+            dataset = studio_services.dataset_from_parquet(
+                project=ctx.job.project, user=ctx.job.owner, name=dataset_name, path=dest
+            )
+        except ServiceError as exc:
+            raise JobFailed(exc.message)
+        ctx.log(
+            f"Output {name}: dataset {dataset.name} v{dataset.version}, {dataset.num_rows:,} rows."
+        )
+        produced[name] = {"dataset": dataset.pk, "name": dataset.name, "version": dataset.version}
+    return {"datasets": produced}
+
+
+@register_runner(PREVIEW_JOB_KIND, queue="default", title="Preview with custom code")
+def run_preview_job(ctx: JobContext) -> dict[str, Any]:
+    """A node's preview computed in a limited subprocess; a flow error is a result too."""
+    version_graph = ctx.parameters["graph"]
+    target = str(ctx.inputs.get("node"))
+    flow = Flow.objects.select_related("project").filter(pk=ctx.inputs.get("flow")).first()
+    if flow is None:
+        raise JobFailed("The flow no longer exists.")
+    try:
+        graph = parse_flow(version_graph)
+        datasets = source_datasets(flow.project, graph, target)
+    except FlowError as exc:
+        return {"error": exc.to_dict()}
+    workdir = ctx.workdir
+    result = workdir / "preview.json"
+    with ExitStack() as stack:
+        paths = {
+            node_id: str(stack.enter_context(storage.open_local(d.data_key)))
+            for node_id, d in datasets.items()
+        }
+        spec = {
+            "mode": "preview",
+            "graph": version_graph,
+            "target": target,
+            "sources": paths,
+            "sample": ctx.parameters["sample"],
+            "limit": ctx.parameters.get("limit", 100),
+            "result": str(result),
+        }
+        (workdir / "spec.json").write_text(json.dumps(spec))
+        status, messages, stderr_tail = run_limited(
+            ctx,
+            [sys.executable, "-m", "wrangler.engine.job", str(workdir / "spec.json")],
+            workdir=workdir,
+            timeout=ctx.max_runtime or 120.0,
+        )
+    for message in messages:
+        if isinstance(message.get("error"), dict):
+            return {"error": message["error"]}
+    if status != 0 or not result.exists():
+        return {"error": {"node": None, "message": _failure(status, messages, stderr_tail)}}
+    return {"preview": json.loads(result.read_text())}

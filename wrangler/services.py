@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F
 
+from studio.choices import DatasetStatus
 from studio.errors import ServiceError
-from studio.models import Job, Project
+from studio.models import Dataset, Job, Project
 from studio.services import NAME_RE, job_submit
 from wrangler.engine import parse_flow
 from wrangler.engine.contracts import FlowError, FlowGraph
@@ -20,11 +22,16 @@ from wrangler.sources import sample_loader, sample_spec, source_datasets
 #: Rows per source for the column check made at every save.
 CHECK_ROWS = 200
 FLOW_JOB_KIND = "processing.flow"
+SCRIPT_JOB_KIND = "processing.script"
+PREVIEW_JOB_KIND = "wrangler.preview"
+PROCESSING_KINDS = (FLOW_JOB_KIND, SCRIPT_JOB_KIND)
+MAX_SCRIPT_BYTES = 256 * 1024
+CHANNEL_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def flow_error(exc: FlowError) -> ServiceError:
     """A FlowError as the API's error: the node at fault travels with it."""
-    if exc.field == "node" or (exc.field or "").startswith("sample"):
+    if exc.field in ("node", "params") or (exc.field or "").startswith("sample"):
         field = exc.field  # about the request, not the graph
     elif exc.node and exc.field:
         field = f"graph.nodes.{exc.node}.{exc.field}"
@@ -148,4 +155,120 @@ def flow_run(*, flow: Flow, user: Any, node: Any, output_name: Any) -> Job:
         name=f"Flow {flow.name} → {output_name.strip()}",
         inputs={"flow": flow.pk, "version": flow.version, "node": node},
         parameters={"output_name": output_name.strip()},
+    )
+
+
+def _channels(value: Any, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ServiceError("invalid", f"{field} must map channel names to values.", field=field)
+    for name in value:
+        if not isinstance(name, str) or not CHANNEL_RE.match(name):
+            raise ServiceError(
+                "invalid",
+                f"A channel name is 1–64 letters, digits, '-' or '_' (got {name!r}).",
+                field=f"{field}.{name}",
+            )
+    return dict(value)
+
+
+def processing_script_submit(
+    *,
+    project: Project,
+    user: Any,
+    script: Any,
+    inputs: Any = None,
+    outputs: Any = None,
+    resources: dict[str, Any] | None = None,
+) -> Job:
+    """Run a user's Python script over input datasets; what it writes becomes datasets.
+
+    Each input dataset is a folder ``processing/input/<channel>/`` holding ``data.parquet``;
+    each output channel a folder ``processing/output/<channel>/`` whose Parquet or CSV files
+    become a new dataset (or version) named as ``outputs`` says. The script runs in a
+    subprocess with the processing limits and a scrubbed environment.
+    """
+    if not isinstance(script, str) or not script.strip():
+        raise ServiceError("invalid", "script is the Python code to run.", field="script")
+    if len(script.encode()) > MAX_SCRIPT_BYTES:
+        raise ServiceError(
+            "invalid", f"The script is larger than {MAX_SCRIPT_BYTES // 1024} KiB.", field="script"
+        )
+    try:
+        compile(script, "script.py", "exec")
+    except SyntaxError as exc:
+        raise ServiceError(
+            "invalid", f"The script does not parse: {exc.msg} (line {exc.lineno}).", field="script"
+        )
+    channels_in = _channels(inputs, "inputs")
+    found = {
+        d.pk: d
+        for d in Dataset.objects.filter(
+            project=project, pk__in=[v for v in channels_in.values() if isinstance(v, int)]
+        )
+    }
+    for name, dataset_id in channels_in.items():
+        dataset = found.get(dataset_id) if isinstance(dataset_id, int) else None
+        if dataset is None:
+            raise ServiceError(
+                "invalid",
+                f"There is no dataset {dataset_id!r} in this project.",
+                field=f"inputs.{name}",
+            )
+        if dataset.status != DatasetStatus.READY:
+            raise ServiceError(
+                "invalid",
+                f"Dataset {dataset.name} is {dataset.status}, not Ready.",
+                field=f"inputs.{name}",
+            )
+    if isinstance(outputs, list):
+        outputs = {name: name for name in outputs}
+    channels_out = _channels(outputs, "outputs")
+    for name, dataset_name in channels_out.items():
+        if not isinstance(dataset_name, str) or not NAME_RE.match(dataset_name.strip()):
+            raise ServiceError(
+                "invalid",
+                "An output's dataset name is 1–200 letters, digits, spaces, '.', '_' or '-'.",
+                field=f"outputs.{name}",
+            )
+    return job_submit(
+        project=project,
+        kind=SCRIPT_JOB_KIND,
+        owner=user,
+        name="Processing script"
+        + (f" → {', '.join(channels_out.values())}" if channels_out else ""),
+        inputs={"datasets": channels_in},
+        parameters={"script": script, "outputs": {k: v.strip() for k, v in channels_out.items()}},
+        resources=resources or {},
+    )
+
+
+def preview_job_submit(
+    *, flow: Flow, graph: FlowGraph, node: str, spec: SampleSpec, limit: int
+) -> Job:
+    """A preview computed by a worker: for nodes that depend on custom code."""
+    return job_submit(
+        project=flow.project,
+        kind=PREVIEW_JOB_KIND,
+        name=f"Preview {flow.name} · {node}",
+        inputs={"flow": flow.pk, "node": node},
+        parameters={
+            "graph": {
+                "nodes": [
+                    {"id": n.id, "type": n.type, "params": n.params} for n in graph.nodes.values()
+                ],
+                "edges": [
+                    [i, n.id, k] for n in graph.nodes.values() for k, i in enumerate(n.inputs)
+                ],
+            },
+            "sample": {
+                "mode": spec.mode,
+                "rows": spec.rows,
+                "seed": spec.seed,
+                "column": spec.column,
+            },
+            "limit": limit,
+        },
+        resources={"max_runtime_seconds": 120},
     )

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 
 from studio import selectors as studio_selectors
@@ -120,6 +121,8 @@ def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
             "export": f"/api/v1/flows/{flow.pk}/export/",
             "job": reverse("job-detail", args=[0]).replace("/0/", "/{id}/"),
             "dataset": reverse("dataset-detail", args=[0]).replace("/0/", "/{id}/"),
+            "analyses": f"/api/v1/flows/{flow.pk}/analyses/",
+            "plotly": static("vendor/plotly.min.js"),
         },
     }
     return render(

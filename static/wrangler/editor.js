@@ -640,6 +640,7 @@
   let refreshTimer = null;
   function refreshDrawer() {
     if (drawer.hidden) return;
+    if (tab !== "preview") { fillAnalysisControls(); return; }
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(loadPreview, 150);
   }
@@ -716,6 +717,174 @@
     });
     return wrap;
   }
+
+  // ---------------------------------------------------------------- analyses and insights
+  let tab = "preview";
+  $$(".fe-tab").forEach((b) => b.addEventListener("click", () => {
+    tab = b.dataset.tab;
+    drawer.dataset.tabNow = tab;
+    $$(".fe-tab").forEach((x) => { x.classList.toggle("is-current", x === b); x.setAttribute("aria-selected", String(x === b)); });
+    $$("[data-panel]").forEach((p) => { p.hidden = p.dataset.panel !== tab; });
+    if (tab === "preview") refreshDrawer(); else fillAnalysisControls();
+  }));
+
+  let plotlyReady = null;
+  function plotly() {
+    if (!plotlyReady) {
+      plotlyReady = new Promise((resolve, reject) => {
+        const s = document.createElement("script");
+        s.src = cfg.urls.plotly; s.onload = () => resolve(window.Plotly); s.onerror = reject;
+        document.head.appendChild(s);
+      });
+    }
+    return plotlyReady;
+  }
+  async function drawFigure(container, fig, name) {
+    const div = document.createElement("div");
+    div.className = "fe-figure";
+    container.appendChild(div);
+    const P = await plotly();
+    const layout = Object.assign({}, fig.layout || {}, { autosize: true });
+    P.newPlot(div, fig.data || [], layout, {
+      displaylogo: false, responsive: true, modeBarButtons: [["toImage"]],
+      toImageButtonOptions: { format: "png", filename: name || "sextant-analysis", scale: 2 },
+    });
+  }
+  function tableOf(t) {
+    const table = document.createElement("table");
+    table.className = "fe-preview";
+    const head = table.createTHead().insertRow();
+    t.columns.forEach((c) => { const th = document.createElement("th"); th.textContent = c; head.appendChild(th); });
+    const body = table.createTBody();
+    t.rows.forEach((r) => {
+      const tr = body.insertRow();
+      r.forEach((v) => {
+        const td = tr.insertCell();
+        if (v === null) { td.textContent = "—"; td.className = "null"; }
+        else { td.textContent = typeof v === "number" ? Number(v.toPrecision(6)).toLocaleString() : String(v); if (typeof v === "number") td.className = "num"; }
+      });
+    });
+    return table;
+  }
+
+  const ANALYSIS_PARAMS = {
+    summary: [],
+    histogram: [["column", "column", true], ["color_by", "column", false]],
+    scatter: [["x", "column", true], ["y", "column", true], ["color", "column", false]],
+    box: [["column", "column", true], ["by", "column", false]],
+    correlation: [["method", ["pearson", "spearman", "cramers_v"], true]],
+    target_leakage: [["target", "column", true], ["problem", ["auto", "classification", "regression"], true]],
+    quick_model: [["target", "column", true], ["problem", ["auto", "classification", "regression"], true]],
+  };
+  async function fillAnalysisControls() {
+    const n = selected && node(selected);
+    const kind = $("[data-analysis-kind]").value;
+    const holder = $("[data-analysis-params]");
+    const cols = n ? await columnsOf(n.id) : [];
+    holder.textContent = "";
+    ANALYSIS_PARAMS[kind].forEach(([name, what, required]) => {
+      const opts = Array.isArray(what) ? what : cols;
+      const sel = select(opts, Array.isArray(what) ? what[0] : "", `fe-an-${name}`, Array.isArray(what) ? undefined : required ? `${name}…` : `${name} (optional)`);
+      sel.dataset.param = name;
+      sel.setAttribute("aria-label", name);
+      holder.appendChild(sel);
+    });
+    const target = $("[data-insights-target]");
+    const keep = target.value;
+    target.length = 1;
+    cols.forEach((c) => target.add(new Option(c, c)));
+    target.value = cols.includes(keep) ? keep : "";
+  }
+  $("[data-analysis-kind]").addEventListener("change", fillAnalysisControls);
+
+  $("[data-analysis-form]").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const n = selected && node(selected);
+    const out = $("[data-analysis-out]");
+    if (!n) { out.innerHTML = `<div class="fe-msg">Select a node first.</div>`; return; }
+    const kind = $("[data-analysis-kind]").value;
+    const params = {};
+    $$("[data-analysis-params] [data-param]").forEach((s) => { if (s.value) params[s.dataset.param] = s.value; });
+    out.innerHTML = `<div class="fe-msg">Computing…</div>`;
+    try {
+      const r = await api("POST", cfg.urls.analyses, { node: n.id, kind, params, graph: subgraph(n.id) });
+      out.textContent = "";
+      const h = document.createElement("div"); h.className = "fe-notes";
+      h.textContent = `${r.title} · ${r.num_rows.toLocaleString()} rows of the sample` + (r.notes && r.notes.length ? ` · ${r.notes.join(" ")}` : "");
+      out.appendChild(h);
+      for (const f of r.figures || []) await drawFigure(out, f, `${cfg.flow.name}-${n.id}-${kind}`);
+      if (r.table) out.appendChild(tableOf(r.table));
+    } catch (err) {
+      out.innerHTML = `<div class="fe-msg is-error"></div>`;
+      out.firstChild.textContent = (err.api && err.api.message) || err.message;
+    }
+  });
+
+  function addRecommended(rec) {
+    if (!cfg.canWrite || !rec) return;
+    const from = selected && node(selected);
+    const id = uniqueId(rec.type);
+    const pos = from ? { x: from.position.x + W + 60, y: from.position.y } : { x: 60, y: 60 };
+    change(() => {
+      // Insert it after the selected node: whatever read that node now reads the new one.
+      if (from) {
+        graph.edges.forEach((e) => { if (e[0] === from.id) e[0] = id; });
+        graph.nodes.filter((x) => x.position.x >= pos.x).forEach((x) => { x.position.x += W + 60; });
+        graph.edges.push([from.id, id]);
+      }
+      graph.nodes.push({ id, type: rec.type, params: JSON.parse(JSON.stringify(rec.params)), position: pos });
+    });
+    selected = id;
+    reveal(node(id));
+    render();
+    status(`Added “${rec.title}” after ${from ? from.id : "the flow"}. Save to keep it.`, "ok");
+  }
+
+  $("[data-insights-form]").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const n = selected && node(selected);
+    const out = $("[data-insights-out]");
+    if (!n) { out.innerHTML = `<div class="fe-msg">Select a node first.</div>`; return; }
+    const target = $("[data-insights-target]").value;
+    out.innerHTML = `<div class="fe-msg">Checking the data…</div>`;
+    try {
+      const r = await api("POST", cfg.urls.analyses, { node: n.id, kind: "insights", params: target ? { target } : {}, graph: subgraph(n.id) });
+      const rep = r.report;
+      out.textContent = "";
+      const k = document.createElement("div"); k.className = "fe-kpis";
+      const sm = rep.summary;
+      k.innerHTML = `<span><strong></strong> rows</span><span><strong></strong> columns</span><span><strong></strong>% missing cells</span><span><strong></strong> duplicate rows</span><span><strong></strong> findings</span>`;
+      const vals = [sm.rows.toLocaleString(), sm.columns, sm.missing_cells_pct, sm.duplicate_rows.toLocaleString(), rep.findings.length];
+      k.querySelectorAll("strong").forEach((s, i) => { s.textContent = vals[i]; });
+      out.appendChild(k);
+      const ul = document.createElement("ul"); ul.className = "fe-findings";
+      if (!rep.findings.length) ul.innerHTML = `<li class="fe-msg">No data quality issue found.</li>`;
+      rep.findings.forEach((f) => {
+        const li = document.createElement("li"); li.className = "fe-finding"; li.dataset.check = f.check;
+        li.innerHTML = `<span class="fe-sev fe-sev-${f.severity}"></span><div><div class="fe-title"></div><div class="fe-detail"></div></div><span></span>`;
+        li.children[0].textContent = f.severity;
+        li.querySelector(".fe-title").textContent = f.title;
+        li.querySelector(".fe-detail").textContent = f.detail;
+        if (f.recommendation && cfg.canWrite) {
+          const b = document.createElement("button");
+          b.type = "button"; b.className = "btn btn-sm"; b.textContent = f.recommendation.title;
+          b.dataset.recommend = f.recommendation.type;
+          b.addEventListener("click", () => addRecommended(f.recommendation));
+          li.children[2].appendChild(b);
+        }
+        ul.appendChild(li);
+      });
+      out.appendChild(ul);
+      const figs = document.createElement("div"); figs.className = "fe-figs";
+      out.appendChild(figs);
+      for (const key of ["missing", "correlation", "target", "confusion_matrix", "importances"]) {
+        if (rep.figures[key]) await drawFigure(figs, rep.figures[key], `${cfg.flow.name}-${key}`);
+      }
+    } catch (err) {
+      out.innerHTML = `<div class="fe-msg is-error"></div>`;
+      out.firstChild.textContent = (err.api && err.api.message) || err.message;
+    }
+  });
 
   // ---------------------------------------------------------------- save, run
   async function save() {

@@ -105,3 +105,44 @@ def test_an_error_is_shown_on_the_node_at_fault(browser_page, studio):
     page.click("[data-action=save]")
     page.locator(".fe-node.has-error[data-node='group_by-1']").wait_for(timeout=15_000)
     assert "required" in page.locator(".fe-node-error").inner_text()
+
+
+def test_analyses_and_insights_in_the_editor_add_a_recommended_fix(browser_page, studio, tmp_path):
+    page = browser_page
+    rows = ["id,age,plan,churned"] + [
+        f"{i},{'' if i % 4 == 0 else 20 + i % 50},{['basic', 'pro'][i % 2]},{int(i % 7 == 0)}"
+        for i in range(400)
+    ]
+    upload_ready(studio, "customers", "\n".join(rows) + "\n")
+    login(page)
+    page.goto("/flows/")
+    page.fill("#flow-name", "Churn prep")
+    page.select_option("#flow-dataset", label="customers v1")
+    page.click("[data-testid=new-flow] button[type=submit]")
+    page.wait_for_url(re.compile(r"/flows/\d+/"))
+
+    page.locator("[data-node='source-1']").dblclick()
+    page.locator("[data-drawer-body] table.fe-preview").wait_for(timeout=30_000)
+
+    page.click("[data-tab=analyze]")
+    page.select_option("[data-analysis-kind]", "histogram")
+    page.locator("[data-analysis-params] [data-param=column] option[value=age]").wait_for(
+        state="attached", timeout=15_000
+    )
+    page.select_option("[data-analysis-params] [data-param=column]", "age")
+    page.click("[data-analysis-form] button[type=submit]")
+    page.locator("[data-analysis-out] .js-plotly-plot").first.wait_for(timeout=30_000)
+
+    page.click("[data-tab=insights]")
+    page.locator("[data-insights-target] option[value=churned]").wait_for(
+        state="attached", timeout=15_000
+    )
+    page.select_option("[data-insights-target]", "churned")
+    page.click("[data-insights-form] button[type=submit]")
+    finding = page.locator(".fe-finding[data-check=missing_values]")
+    finding.wait_for(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "insights.png"))
+    finding.locator("[data-recommend=fill_missing]").click()
+    assert page.locator("[data-node='fill_missing-1']").count() == 1
+    page.click("[data-action=save]")
+    page.locator("[data-status]", has_text="Saved as version 2").wait_for(timeout=15_000)

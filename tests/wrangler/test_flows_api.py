@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from studio.models import Dataset, Job
+from wrangler.engine import parse_flow, run_flow
 from wrangler.models import Flow
 
 pytestmark = pytest.mark.django_db
@@ -288,3 +289,87 @@ def test_the_exported_script_reproduces_the_jobs_output(
     wrong = api(member).get(f"/api/v1/flows/{flow['id']}/export/?format=xlsx")
     assert wrong.status_code == 400 and wrong["Content-Type"] == "application/json"
     assert wrong.json()["error"]["field"] == "format"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_node_after_custom_code_is_previewed_by_a_worker_not_the_web_process(
+    api, member, project, upload, csv_bytes, monkeypatch
+):
+    dataset_id = upload(member, project, "people.csv", csv_bytes).json()["id"]
+    graph = {
+        "nodes": [
+            {"id": "s", "type": "source", "params": {"dataset": dataset_id}},
+            {"id": "c", "type": "custom_pandas", "params": {"code": "df = df.assign(k=1)"}},
+        ],
+        "edges": [["s", "c"]],
+    }
+    flow = create(api, member, project, graph).json()
+    # The web process itself refuses to run custom code...
+    with pytest.raises(Exception, match="only in a worker"):
+        run_flow(parse_flow(graph), "c", load_source=lambda n: None)
+    # ...so the preview comes from a job (run inline here, in a subprocess as on a worker).
+    response = api(member).post(
+        f"/api/v1/flows/{flow['id']}/preview/", {"node": "c"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["columns"][-1] == "k"
+    job = Job.objects.get(kind="wrangler.preview")
+    assert job.status == "Completed" and job.queue == "default"
+
+
+def test_analyses_of_a_node_are_charts_and_tables(api, member, project, dataset):
+    flow = create(api, member, project, simple_flow(dataset.pk)).json()
+    url = f"/api/v1/flows/{flow['id']}/analyses/"
+    hist = api(member).post(
+        url, {"node": "n2", "kind": "histogram", "params": {"column": "age"}}, format="json"
+    )
+    assert hist.status_code == 200, hist.content
+    body = hist.json()
+    assert body["kind"] == "histogram" and body["num_rows"] == 200
+    assert body["figures"][0]["data"][0]["type"] in ("histogram", "bar")
+    summary = api(member).post(url, {"node": "n1", "kind": "summary"}, format="json").json()
+    assert "age" in [row[0] for row in summary["table"]["rows"]]
+    corr = api(member).post(
+        url, {"node": "n2", "kind": "correlation", "params": {"method": "spearman"}}, format="json"
+    )
+    assert corr.status_code == 200 and corr.json()["figures"][0]["data"][0]["type"] == "heatmap"
+
+
+def test_a_bad_analysis_is_a_400_naming_what_to_fix(api, member, outsider, project, dataset):
+    flow = create(api, member, project, simple_flow(dataset.pk)).json()
+    url = f"/api/v1/flows/{flow['id']}/analyses/"
+    unknown = api(member).post(url, {"node": "n2", "kind": "tarot"}, format="json")
+    assert unknown.status_code == 400 and unknown.json()["error"]["field"] == "kind"
+    missing = api(member).post(
+        url, {"node": "n2", "kind": "histogram", "params": {"column": "salary"}}, format="json"
+    )
+    assert missing.status_code == 400
+    assert "salary" in missing.json()["error"]["message"]
+    assert missing.json()["error"]["field"] == "params"
+    stranger = api(outsider).post(url, {"node": "n2", "kind": "summary"}, format="json")
+    assert stranger.status_code == 404
+
+
+def test_the_insights_report_recommends_a_transform_for_each_fixable_finding(
+    api, member, project, dataset
+):
+    flow = create(api, member, project, simple_flow(dataset.pk)).json()
+    response = api(member).post(
+        f"/api/v1/flows/{flow['id']}/analyses/",
+        {"node": "n1", "kind": "insights", "params": {"target": "churned"}},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    report = response.json()["report"]
+    assert report["summary"]["rows"] == 200
+    missing = next(f for f in report["findings"] if f["id"] == "missing_values:age")
+    assert missing["severity"] == "medium"
+    assert missing["recommendation"]["type"] == "fill_missing"
+    assert missing["recommendation"]["params"]["columns"] == ["age"]
+    # The recommended node is valid as it is: a flow with it saves.
+    graph = simple_flow(dataset.pk)
+    graph["nodes"].append({"id": "fix", **missing["recommendation"]})
+    graph["nodes"][-1].pop("title")
+    graph["edges"].append(["n1", "fix"])
+    saved = api(member).patch(f"/api/v1/flows/{flow['id']}/", {"graph": graph}, format="json")
+    assert saved.status_code == 200, saved.content

@@ -6,6 +6,12 @@ environment, because a flow may hold custom code. SPEC is a JSON file::
     {"graph": {...}, "target": "n5", "sources": {"n1": "/path/data.parquet"},
      "output": "/path/out.parquet", "states": "/path/states.json"}
 
+or, to preview a node on a sample of its sources (custom code is previewed this way)::
+
+    {"mode": "preview", "graph": {...}, "target": "n5", "sources": {...},
+     "sample": {"mode": "first", "rows": 50000, "seed": 0, "column": ""}, "limit": 100,
+     "result": "/path/preview.json"}
+
 It prints one JSON object per line on stdout (``{"progress": 0.4, "message": "…"}``), and
 on failure ``{"error": {"message", "node"}}`` with exit status 2.
 """
@@ -24,6 +30,8 @@ import pyarrow.parquet as pq
 from wrangler.engine.contracts import FlowError, Node
 from wrangler.engine.execute import run_flow
 from wrangler.engine.graph import parse_flow
+from wrangler.engine.preview import preview_of
+from wrangler.engine.sample import SampleSpec, read_sample
 
 
 def emit(**message: Any) -> None:
@@ -58,10 +66,22 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     return {"num_rows": table.num_rows, "num_columns": table.num_columns}
 
 
+def preview(spec: dict[str, Any]) -> dict[str, Any]:
+    graph = parse_flow(spec["graph"])
+    sample = SampleSpec(**spec["sample"])
+
+    def load(node: Node) -> pd.DataFrame:
+        return read_sample(spec["sources"][node.id], sample)
+
+    frame, _ = run_flow(graph, spec["target"], load_source=load, allow_custom_code=True)
+    Path(spec["result"]).write_text(json.dumps(preview_of(frame, int(spec["limit"]))))
+    return {"num_rows": len(frame)}
+
+
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[1]).read_text())
     try:
-        result = run(spec)
+        result = preview(spec) if spec.get("mode") == "preview" else run(spec)
     except FlowError as exc:
         emit(error=exc.to_dict())
         return 2

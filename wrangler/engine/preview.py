@@ -1,0 +1,57 @@
+"""What a preview shows of a frame: the first rows, the schema and a summary per column."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PREVIEW_ROWS = 100
+HIST_BINS = 20
+TOP_VALUES = 8
+
+
+def frame_rows(frame: pd.DataFrame, limit: int) -> dict[str, Any]:
+    """Columns and the first ``limit`` rows as JSON-safe lists (NaN and NaT become null)."""
+    head = frame.head(limit)
+    data = json.loads(
+        head.to_json(orient="split", index=False, date_format="iso", default_handler=str)
+    )
+    return {"columns": [str(c) for c in head.columns], "rows": data["data"]}
+
+
+def column_summary(series: pd.Series) -> dict[str, Any]:
+    """Missing share, distinct count, and a histogram (numbers) or top values (the rest)."""
+    n = len(series)
+    missing = int(series.isna().sum())
+    summary: dict[str, Any] = {
+        "missing": missing,
+        "missing_pct": round(100.0 * missing / n, 2) if n else 0.0,
+        "distinct": int(series.nunique(dropna=True)) if n else 0,
+    }
+    values = series.dropna()
+    if pd.api.types.is_bool_dtype(series):
+        values = values.astype(str)
+    if pd.api.types.is_numeric_dtype(values) and len(values):
+        numbers = values.to_numpy(dtype="float64")
+        numbers = numbers[np.isfinite(numbers)]
+        if len(numbers):
+            counts, edges = np.histogram(numbers, bins=HIST_BINS)
+            summary["histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
+            summary["min"], summary["max"] = float(numbers.min()), float(numbers.max())
+            summary["mean"] = float(numbers.mean())
+    elif len(values):
+        top = values.astype(str).value_counts().head(TOP_VALUES)
+        summary["top"] = [{"value": str(k), "count": int(v)} for k, v in top.items()]
+    return summary
+
+
+def preview_of(frame: pd.DataFrame, limit: int = PREVIEW_ROWS) -> dict[str, Any]:
+    """The preview payload of a node's output (without the sample settings)."""
+    out = frame_rows(frame, limit)
+    out["schema"] = [{"name": str(c), "dtype": str(t)} for c, t in frame.dtypes.items()]
+    out["num_rows"] = len(frame)
+    out["summary"] = {str(c): column_summary(frame[c]) for c in frame.columns}
+    return out
