@@ -348,14 +348,36 @@
       return rank[id];
     };
     change(() => {
-      const rows = {};
+      // Layers left to right by depth; a long flow wraps into bands so that it stays readable.
+      const width = svg.getBoundingClientRect().width / 0.8;
+      const perBand = Math.max(3, Math.floor((width - 60) / (W + 64)));
+      const depth = Object.fromEntries(graph.nodes.map((n) => [n.id, visit(n.id, new Set())]));
+      const rows = {}, bandHeight = {};
       graph.nodes.forEach((n) => {
-        const r = visit(n.id, new Set());
+        const r = depth[n.id];
         rows[r] = (rows[r] || 0) + 1;
-        n.position = { x: 60 + r * (W + 64), y: 60 + (rows[r] - 1) * (H + 40) };
+        const band = Math.floor(r / perBand);
+        bandHeight[band] = Math.max(bandHeight[band] || 0, rows[r]);
+      });
+      const seen = {};
+      graph.nodes.forEach((n) => {
+        const r = depth[n.id], band = Math.floor(r / perBand);
+        seen[r] = (seen[r] || 0) + 1;
+        let top = 60;
+        for (let b = 0; b < band; b++) top += bandHeight[b] * (H + 40) + 40;
+        n.position = { x: 60 + (r % perBand) * (W + 64), y: top + (seen[r] - 1) * (H + 40) };
       });
     });
-    view = { x: 0, y: 0, k: 1 };
+    fit();
+  }
+  function fit() {
+    // Zoom and pan so that every node is in view (never above 100%).
+    if (!graph.nodes.length) return;
+    const r = svg.getBoundingClientRect(), pad = 40;
+    const xs = graph.nodes.map((n) => n.position.x), ys = graph.nodes.map((n) => n.position.y);
+    const x0 = Math.min(...xs), y0 = Math.min(...ys), x1 = Math.max(...xs) + W, y1 = Math.max(...ys) + H;
+    const k = Math.max(0.3, Math.min(1, (r.width - 2 * pad) / (x1 - x0), (r.height - 2 * pad) / (y1 - y0)));
+    view = { k, x: pad - x0 * k + Math.max(0, (r.width - 2 * pad - (x1 - x0) * k) / 2), y: pad - y0 * k };
     renderGraph();
   }
 
@@ -942,7 +964,7 @@
       "close-drawer": () => { drawer.hidden = true; },
       "zoom-in": () => zoomAt(r.width / 2, r.height / 2, 1.2),
       "zoom-out": () => zoomAt(r.width / 2, r.height / 2, 1 / 1.2),
-      "zoom-reset": () => { view = { x: 0, y: 0, k: 1 }; renderGraph(); },
+      "zoom-reset": fit,
     }[b.dataset.action] || (() => {}))();
   });
   document.addEventListener("keydown", (ev) => {
@@ -959,5 +981,6 @@
 
   renderPalette("");
   render();
+  fit();
   if (!graph.nodes.length) status("Add a source dataset to begin.", "info");
 })();
