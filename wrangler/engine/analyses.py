@@ -56,6 +56,8 @@ MAX_MODEL_CATEGORIES: Final = 50
 #: Cramér's V lumps each column's rarer values together past this many.
 MAX_CRAMER_CATEGORIES: Final = 50
 MIN_MODEL_ROWS: Final = 10
+#: Classification targets with more classes than this are refused (group them first).
+MAX_CLASSES: Final = 100
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
@@ -76,7 +78,7 @@ _MAX_ROWS = Param(
     maximum=1_000_000,
     help="A random sample of at most this many rows is used.",
 )
-_SEED = Param("seed", "integer", default=0, help="The same seed gives the same sample.")
+_SEED = Param("seed", "integer", default=0, minimum=0, help="The same seed gives the same sample.")
 
 #: The parameters each analysis takes, checked like a transform's (``params.check_value``).
 ANALYSIS_PARAMS: Final[dict[str, tuple[Param, ...]]] = {
@@ -252,7 +254,8 @@ def require_column(df: pd.DataFrame, name: str, field: str) -> str:
 
 
 def resolve_problem(series: pd.Series, problem: str, target: str) -> str:
-    """ "classification" or "regression" for the target ``series`` (nulls already dropped)."""
+    """Whether predicting the target ``series`` (nulls dropped) is a classification or a
+    regression: ``problem`` checked against the column, or decided for "auto"."""
     kind = column_kind(series)
     if kind in ("datetime", "other"):
         raise ValueError(
@@ -444,9 +447,17 @@ SUMMARY_COLUMNS: Final = [
 ]
 
 
-def _iso(seconds: float) -> str:
-    text: str = pd.Timestamp(seconds, unit="s").isoformat()
+def _iso(seconds: float, tz: Any = None) -> str:
+    """Epoch ``seconds`` as ISO text: naive (UTC) or in the time zone ``tz``."""
+    stamp = pd.Timestamp(seconds, unit="s")
+    if tz is not None:
+        stamp = stamp.tz_localize("UTC").tz_convert(tz)
+    text: str = stamp.isoformat()
     return text
+
+
+def _duration(seconds: float) -> str:
+    return str(pd.Timedelta(seconds=seconds))
 
 
 def _summary(df: pd.DataFrame, p: dict[str, Any]) -> dict[str, Any]:
@@ -454,7 +465,8 @@ def _summary(df: pd.DataFrame, p: dict[str, Any]) -> dict[str, Any]:
     for name in df.columns:
         stats = column_stats(df, name)
         numbers: list[Any] = [None] * 7  # mean, std, min, 25%, 50%, 75%, max
-        if stats.kind in ("numeric", "datetime", "bool", "other") and stats.count:
+        timedelta = pd.api.types.is_timedelta64_dtype(df[name].dtype)
+        if (stats.kind in ("numeric", "datetime", "bool") or timedelta) and stats.count:
             values = numeric_values(df[name])
             values = values[np.isfinite(values)]
             if stats.kind == "bool":
@@ -465,8 +477,16 @@ def _summary(df: pd.DataFrame, p: dict[str, Any]) -> dict[str, Any]:
                 numbers = [rounded(values.mean()), rounded(std)]
                 numbers += [rounded(q) for q in quantiles]
             elif len(values) and stats.kind == "datetime":
+                tz = getattr(df[name].dtype, "tz", None)
                 quantiles = np.quantile(values, [0, 0.25, 0.5, 0.75, 1])
-                numbers = [_iso(float(values.mean())), None] + [_iso(float(q)) for q in quantiles]
+                numbers = [_iso(float(values.mean()), tz), None]
+                numbers += [_iso(float(q), tz) for q in quantiles]
+            elif len(values) and timedelta:
+                std = float(values.std(ddof=1)) if len(values) > 1 else None
+                quantiles = np.quantile(values, [0, 0.25, 0.5, 0.75, 1])
+                numbers = [_duration(float(values.mean())), None if std is None else _duration(std)]
+                numbers += [_duration(float(q)) for q in quantiles]
+        top = rounded(stats.top) if isinstance(stats.top, float) else stats.top
         rows.append(
             [
                 name,
@@ -476,7 +496,7 @@ def _summary(df: pd.DataFrame, p: dict[str, Any]) -> dict[str, Any]:
                 _pct(stats.missing, stats.rows),
                 stats.distinct,
                 *numbers,
-                stats.top,
+                top,
             ]
         )
     notes = [f"{_plural(df.shape[0], 'row')} and {_plural(df.shape[1], 'column')}."]
@@ -737,6 +757,9 @@ def _scatter(df: pd.DataFrame, p: dict[str, Any]) -> dict[str, Any]:
         color_kind = column_kind(df[color])
         if color_kind in ("numeric", "datetime"):
             shade = numeric_values(df[color])[rows]
+            known = np.isfinite(shade)
+            lowest = float(shade[known].min()) if known.any() else 0.0
+            scale_title = f"{color} (epoch s)" if color_kind == "datetime" else color
             fig.add_trace(
                 go.Scattergl(
                     x=x_values,
@@ -744,15 +767,15 @@ def _scatter(df: pd.DataFrame, p: dict[str, Any]) -> dict[str, Any]:
                     mode="markers",
                     marker={
                         **marker,
-                        "color": np.nan_to_num(shade, nan=np.nanmin(shade) if len(shade) else 0),
+                        "color": np.where(known, shade, lowest),
                         "colorscale": SEQUENTIAL,
                         "showscale": True,
-                        "colorbar": {"title": {"text": color}, "thickness": 12},
+                        "colorbar": {"title": {"text": scale_title}, "thickness": 12},
                     },
                     hovertemplate=hover + f"<br>{color}: %{{marker.color}}<extra></extra>",
                 )
             )
-            if np.isnan(shade).any():
+            if not known.all():
                 notes.append(f"Points with no {color!r} take its lowest colour.")
         else:
             groups = groups_of(df, color, "color", 10)
@@ -1061,8 +1084,12 @@ def _correlation(df: pd.DataFrame, p: dict[str, Any]) -> dict[str, Any]:
         "columns": ["column", *names],
         "rows": [[name, *[rounded(v, 4) for v in matrix[i]]] for i, name in enumerate(names)],
     }
-    title = {"pearson": "Pearson", "spearman": "Spearman", "cramers_v": "Cramér's V"}[method]
-    return _result("correlation", f"{title} correlation", [fig], table, notes)
+    title = {
+        "pearson": "Pearson correlation",
+        "spearman": "Spearman correlation",
+        "cramers_v": "Cramér's V",
+    }[method]
+    return _result("correlation", title, [fig], table, notes)
 
 
 # ---------------------------------------------------------------- model data
@@ -1134,6 +1161,12 @@ def encode_target(
         raise ValueError(
             f"The target {target!r} has a single class; a model needs at least two classes "
             "with two rows each."
+        )
+    if len(uniques) > MAX_CLASSES:
+        raise ValueError(
+            f"The target {target!r} has {len(uniques):,} classes, more than the {MAX_CLASSES} "
+            "a classifier here takes; group the rare ones, or predict it as a regression if "
+            "it is a number."
         )
     classes = [json_scalar(u) for u in uniques]
     return data, codes.astype(np.int64), classes, notes
@@ -1420,6 +1453,11 @@ def leakage_scores(
     if classification:
         smallest = int(np.bincount(y).min())
         used = min(folds, smallest)
+        if used < 2:
+            raise ValueError(
+                f"Every class of {target!r} needs at least 2 rows to cross-validate; its rarest "
+                f"has {smallest}."
+            )
         if used < folds:
             notes.append(f"Using {used} folds: the rarest class has only {smallest} rows.")
         splitter: Any = StratifiedKFold(used, shuffle=True, random_state=seed)
@@ -1577,11 +1615,12 @@ def _quick_model(df: pd.DataFrame, p: dict[str, Any]) -> dict[str, Any]:
     x_train, x_test, y_train, y_test = split_model_data(data, seed)
     notes = list(data.notes)
     classification = data.problem == "classification"
-    model: Any
-    if classification:
-        model = RandomForestClassifier(n_estimators=100, n_jobs=2, random_state=seed)
-    else:
-        model = RandomForestRegressor(n_estimators=100, n_jobs=2, random_state=seed)
+    # A square root of the features per split, for the regressor too: its default (all of
+    # them) takes about six times as long, and this is a quick first look.
+    options = {"n_estimators": 100, "max_features": "sqrt", "n_jobs": 2, "random_state": seed}
+    model: Any = (
+        RandomForestClassifier(**options) if classification else RandomForestRegressor(**options)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(x_train, y_train)

@@ -31,6 +31,7 @@ import plotly.graph_objects as go
 
 from wrangler.engine.analyses import (
     LEAKAGE_THRESHOLD,
+    PROBLEMS,
     ColumnStats,
     FloatArray,
     IntArray,
@@ -131,6 +132,13 @@ def _fmt(value: Any) -> str:
     if number is None:
         return "—"
     return f"{number:,}" if isinstance(number, int) else f"{number:,.4g}"
+
+
+def _check_options(problem: str, seed: int) -> None:
+    if problem not in PROBLEMS:
+        raise ValueError(f"problem must be one of {', '.join(PROBLEMS)}.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError("seed must be a whole number of 0 or more.")
 
 
 def _sort_key(finding: dict[str, Any]) -> tuple[int, str, str]:
@@ -410,8 +418,9 @@ def _anomalies(
         f"{_count(count, 'row')} {verb} apart from the rest",
         f"An isolation forest over {_count(len(names), 'numeric column')} of {scope} flags "
         f"{loose:,} ({_share(loose, len(sample))}) as anomalies; {count:,} of them "
-        f"({_share(count, len(sample))}) score {ANOMALY_SCORE} or more and stand clearly apart. "
-        f"Those differ most in {differ} from the mean.",
+        f"({_share(count, len(sample))}) {'scores' if count == 1 else 'score'} "
+        f"{ANOMALY_SCORE} or more and {verb} clearly apart, differing most from the mean in "
+        f"{differ}.",
         [names[j] for j in top],
     )
 
@@ -428,9 +437,7 @@ def _class_imbalance(stats: ColumnStats, target: str, seed: int) -> dict[str, An
     ratio = common / rare
     if not ((share < 0.10 and share < 0.5 / len(counts)) or ratio > 5):
         return None
-    params: dict[str, Any] = {"target": target, "method": "random_oversample"}
-    if seed >= 0:
-        params["seed"] = seed
+    params = {"target": target, "method": "random_oversample", "seed": seed}
     return _finding(
         "class_imbalance",
         target,
@@ -528,6 +535,7 @@ def insights_profile(
     ``figures`` holds ``missing``, ``correlation`` and ``target`` (plotly dicts or None);
     the findings are sorted by severity, then check.
     """
+    _check_options(problem, seed)
     df = check_frame(df)
     rows = df.shape[0]
     resolved: str | None = None
@@ -558,16 +566,19 @@ def insights_profile(
             present = values[~np.isnan(values)]
             if len(present) == 0:
                 continue
-            for check in (_outliers(s.name, present, rows), _skew(s.name, present)):
-                if check is not None:
-                    findings.append(check)
-            if s.distinct > 1 and s.name != target:
+            if not (s.name == target and resolved == "classification"):  # class codes
+                for check in (_outliers(s.name, present, rows), _skew(s.name, present)):
+                    if check is not None:
+                        findings.append(check)
+            if s.distinct > 1:
                 numeric[s.name] = values
         sample = np.arange(rows, dtype=np.intp)
         if rows > MAX_SAMPLE_ROWS:
             rng = np.random.default_rng(seed)
             sample = np.sort(rng.choice(rows, MAX_SAMPLE_ROWS, replace=False)).astype(np.intp)
-        forest_columns = dict(list(numeric.items())[:MAX_FOREST_COLUMNS])
+        # The target is what the rows are about, not one of their features.
+        features = [name for name in numeric if name != target][:MAX_FOREST_COLUMNS]
+        forest_columns = {name: numeric[name] for name in features}
         anomaly = _anomalies(forest_columns, sample, seed)
         if anomaly is not None:
             findings.append(anomaly)
@@ -629,6 +640,7 @@ def insights_model(
         r2_score,
     )
 
+    _check_options(problem, seed)
     data = prepare_model_data(df, target, problem, max_rows=max_rows, seed=seed)
     x_train, x_test, y_train, y_test = split_model_data(data, seed)
     classification = data.problem == "classification"

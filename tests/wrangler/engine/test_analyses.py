@@ -481,7 +481,7 @@ def test_correlation_needs_two_usable_columns() -> None:
 
 
 def test_correlation_refuses_a_text_column_for_pearson_naming_it() -> None:
-    with pytest.raises(ValueError, match="pearson correlation needs numbers .* 'city' holds text"):
+    with pytest.raises(ValueError, match=r"pearson correlation needs numbers .* 'city' holds text"):
         run_analysis(mixed_frame(), "correlation", {"columns": ["age", "city"]})
 
 
@@ -583,6 +583,19 @@ def test_the_rank_auc_matches_scikit_learn_with_ties() -> None:
     y = rng.integers(0, 2, 500)
     scores = np.round(rng.normal(size=500) + y, 1)  # rounded: many ties
     assert auc_score(y == 1, scores) == pytest.approx(roc_auc_score(y, scores))
+
+
+@pytest.mark.parametrize("kind", ["target_leakage", "quick_model"])
+def test_a_target_with_too_many_classes_is_refused(kind: str) -> None:
+    df = pd.DataFrame({"x": np.arange(600.0), "code": [f"k{i % 150}" for i in range(600)]})
+    with pytest.raises(ValueError, match="'code' has 150 classes, more than the 100"):
+        run_analysis(df, kind, {"target": "code"})
+
+
+def test_a_target_whose_classes_have_one_row_each_cannot_be_cross_validated() -> None:
+    df = pd.DataFrame({"x": np.arange(40.0), "name": [f"n{i}" for i in range(40)]})
+    with pytest.raises(ValueError, match="needs at least 2 rows to cross-validate"):
+        run_analysis(df, "target_leakage", {"target": "name"})
 
 
 def test_a_leakage_target_of_dates_is_refused() -> None:

@@ -151,8 +151,10 @@ def test_every_recommendation_passes_its_transforms_param_check_and_runs() -> No
         "deduplicate",
         "clip_outliers",
         "log_transform",
+        "power_transform",
         "hash_encode",
         "balance",
+        "drop_missing",
     }
     for finding in recommended:
         assert_recommendation_applies(df, finding)
@@ -170,9 +172,9 @@ def messy_frame(n: int = 2000, seed: int = 1) -> pd.DataFrame:
             "same": ["∅"] * n,
             "money": rng.lognormal(0, 2, n),
             "debt": -rng.lognormal(0, 2, n),
-            "ticket": [f"T{i}" for i in rng.integers(0, n // 2, n)],
+            "ticket": [f"T{i}" for i in rng.integers(0, 3 * n // 4, n)],  # ~1,100 values
             "leak": target + rng.normal(0, 0.01, n),
-            "target": target,
+            "target": np.where(rng.random(n) < 0.01, np.nan, target),
         }
     )
     return pd.concat([df, df.iloc[:100]], ignore_index=True)  # 100 duplicate rows
@@ -446,6 +448,22 @@ def test_a_target_that_is_not_there_or_holds_dates_is_refused() -> None:
         insights_report(clean_frame(), target="ghost")
     with pytest.raises(ValueError, match="The target 'day' holds dates"):
         insights_report(clean_frame(), target="day")
+
+
+def test_an_identifier_as_target_still_gets_a_report() -> None:
+    df = clean_frame()
+    df["order_id"] = [f"ord-{i}" for i in range(len(df))]
+    report = insights_report(df, target="order_id")
+    assert report["model"] is None
+    assert "No quick model" in findings_of(report, "quick_model")["quick_model:order_id"]["title"]
+    assert findings_of(report, "target_leakage") == {}
+
+
+def test_a_bad_problem_or_seed_is_refused() -> None:
+    with pytest.raises(ValueError, match="problem must be one of auto, classification"):
+        insights_report(clean_frame(), target="label", problem="ranking")
+    with pytest.raises(ValueError, match="seed must be a whole number of 0 or more"):
+        insights_profile(clean_frame(), seed=-1)
 
 
 def test_a_profile_is_the_same_twice() -> None:
