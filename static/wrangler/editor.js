@@ -29,6 +29,7 @@
   let errors = {};            // node id -> {message, field}
   let dirty = false;
   let view = { x: 0, y: 0, k: 1 };
+  let sample = Object.assign({ mode: "first", rows: 50000, seed: 0, column: "" }, cfg.flow.sample || {});
   const undoStack = [], redoStack = [];
   const columnsCache = new Map();
 
@@ -675,7 +676,7 @@
     $("[data-drawer-meta]").textContent = "computing…";
     try {
       const started = performance.now();
-      const p = await api("POST", cfg.urls.preview, { node: n.id, graph: subgraph(n.id) });
+      const p = await api("POST", cfg.urls.preview, { node: n.id, graph: subgraph(n.id), sample });
       if (seq !== previewSeq) return;
       const ms = Math.round(performance.now() - started);
       const s = p.sample;
@@ -829,7 +830,7 @@
     $$("[data-analysis-params] [data-param]").forEach((s) => { if (s.value) params[s.dataset.param] = s.value; });
     out.innerHTML = `<div class="fe-msg">Computing…</div>`;
     try {
-      const r = await api("POST", cfg.urls.analyses, { node: n.id, kind, params, graph: subgraph(n.id) });
+      const r = await api("POST", cfg.urls.analyses, { node: n.id, kind, params, graph: subgraph(n.id), sample });
       out.textContent = "";
       const h = document.createElement("div"); h.className = "fe-notes";
       h.textContent = `${r.title} · ${r.num_rows.toLocaleString()} rows of the sample` + (r.notes && r.notes.length ? ` · ${r.notes.join(" ")}` : "");
@@ -870,7 +871,7 @@
     const target = $("[data-insights-target]").value;
     out.innerHTML = `<div class="fe-msg">Checking the data…</div>`;
     try {
-      const r = await api("POST", cfg.urls.analyses, { node: n.id, kind: "insights", params: target ? { target } : {}, graph: subgraph(n.id) });
+      const r = await api("POST", cfg.urls.analyses, { node: n.id, kind: "insights", params: target ? { target } : {}, graph: subgraph(n.id), sample });
       const rep = r.report;
       out.textContent = "";
       const k = document.createElement("div"); k.className = "fe-kpis";
@@ -905,6 +906,51 @@
     } catch (err) {
       out.innerHTML = `<div class="fe-msg is-error"></div>`;
       out.firstChild.textContent = (err.api && err.api.message) || err.message;
+    }
+  });
+
+  // ---------------------------------------------------------------- the preview sample
+  const sampleForm = $("[data-sample-form]");
+  function sampleLabel() {
+    const what = { first: "First", random: "Random", stratified: "Stratified" }[sample.mode];
+    $("[data-sample-label]").textContent = `${what} ${Number(sample.rows).toLocaleString()} rows` + (sample.mode === "stratified" ? ` by ${sample.column}` : "");
+  }
+  async function fillSampleForm() {
+    sampleForm.mode.value = sample.mode;
+    sampleForm.rows.value = sample.rows;
+    sampleForm.seed.value = sample.seed;
+    const src = graph.nodes.find((n) => n.type === "source");
+    const cols = src ? await columnsOf(src.id) : [];
+    sampleForm.column.length = 0;
+    cols.forEach((c) => sampleForm.column.add(new Option(c, c)));
+    sampleForm.column.value = sample.column || "";
+    const strat = sampleForm.mode.value === "stratified";
+    sampleForm.column.hidden = !strat; $("[data-sample-column-label]").hidden = !strat;
+  }
+  // Filled on the click that opens the menu, before anyone can change a field in it.
+  $("[data-sample-label]").addEventListener("click", () => { if (!$(".fe-sample").open) fillSampleForm(); });
+  sampleForm.mode.addEventListener("change", () => {
+    const strat = sampleForm.mode.value === "stratified";
+    sampleForm.column.hidden = !strat; $("[data-sample-column-label]").hidden = !strat;
+  });
+  sampleForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const next = {
+      mode: sampleForm.mode.value, rows: Number(sampleForm.rows.value) || 50000,
+      seed: Number(sampleForm.seed.value) || 0,
+      column: sampleForm.mode.value === "stratified" ? sampleForm.column.value : "",
+    };
+    const box = $("[data-sample-error]");
+    try {
+      // Kept with the flow (a setting, not a new version of the graph).
+      if (cfg.canWrite) await api("PATCH", cfg.urls.flow, { sample: next });
+      sample = next; box.hidden = true;
+      $(".fe-sample").open = false;
+      sampleLabel();
+      columnsCache.clear();
+      refreshDrawer();
+    } catch (err) {
+      box.hidden = false; box.textContent = (err.api && err.api.message) || err.message;
     }
   });
 
@@ -982,5 +1028,6 @@
   renderPalette("");
   render();
   fit();
+  sampleLabel();
   if (!graph.nodes.length) status("Add a source dataset to begin.", "info");
 })();

@@ -81,6 +81,14 @@ def test_a_scientist_builds_a_flow_and_previews_its_last_node(browser_page, stud
     page.locator("[data-status]", has_text="Saved as version 2").wait_for(timeout=15_000)
     page.screenshot(path=str(tmp_path / "flow-editor.png"))
 
+    # Previews can use a random sample instead of the first rows; the flow keeps the choice.
+    page.click("[data-sample-label]")
+    page.select_option("#fe-sample-mode", "random")
+    page.fill("#fe-sample-rows", "120")
+    page.click("[data-sample-form] button[type=submit]")
+    page.locator("[data-drawer-meta]", has_text="120 rows").wait_for(timeout=15_000)
+    assert "Random 120 rows" in page.locator("[data-sample-label]").inner_text()
+
     flow = studio.api("GET", "/api/v1/flows/").json()["results"][0]
     assert [n["type"] for n in flow["graph"]["nodes"]] == [
         "source",
@@ -88,6 +96,7 @@ def test_a_scientist_builds_a_flow_and_previews_its_last_node(browser_page, stud
         "rolling_window",
     ]
     assert flow["graph"]["nodes"][2]["params"]["window"] == 7
+    assert flow["sample"]["mode"] == "random" and flow["version"] == 2
 
 
 def test_an_error_is_shown_on_the_node_at_fault(browser_page, studio):
