@@ -69,7 +69,10 @@ def test_a_flow_with_custom_code_runs_in_a_worker_and_its_export_agrees(live, tm
     out = live.api("GET", f"/api/v1/datasets/{job['outputs']['dataset']}/").json()
     assert (out["name"], out["status"], out["num_rows"]) == ("people clean", "Ready", 3000)
     logs = [line["message"] for line in live.api("GET", f"/api/v1/jobs/{job['id']}/logs/").json()]
-    assert any("scale (standard_scale): 3,000 rows" in m for m in logs)
+    # Streamed where it can be: the fill and the scaler by batches, the custom code whole.
+    assert any("scale (standard_scale): fitted on age2" in m for m in logs), logs
+    assert any("code (custom_pandas): 3,000 rows, whole in memory" in m for m in logs), logs
+    assert any("Wrote 3,000 rows" in m for m in logs), logs
 
     script = tmp_path / "people.py"
     script.write_bytes(live.api("GET", f"/api/v1/flows/{flow['id']}/export/?format=python").content)

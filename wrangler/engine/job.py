@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wrangler.engine.contracts import FlowError, Node
@@ -32,6 +31,7 @@ from wrangler.engine.execute import run_flow
 from wrangler.engine.graph import parse_flow
 from wrangler.engine.preview import preview_of
 from wrangler.engine.sample import SampleSpec, read_sample
+from wrangler.engine.stream import stream_flow
 
 
 def emit(**message: Any) -> None:
@@ -40,30 +40,27 @@ def emit(**message: Any) -> None:
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """The flow over the full data, streamed batch by batch where its nodes allow."""
     graph = parse_flow(spec["graph"])
-    target = spec["target"]
-    needed = graph.ancestors(target)
-    done = 0
+    output = Path(spec["output"])
 
-    def load(node: Node) -> pd.DataFrame:
-        emit(message=f"Reading source {node.id} (dataset {node.params['dataset']}).")
-        return pq.read_table(spec["sources"][node.id]).to_pandas()
+    def on_event(message: str, progress: float | None) -> None:
+        if progress is None:
+            emit(message=message)
+        else:
+            emit(progress=round(0.95 * progress, 4), message=message)
 
-    def on_node(node: Node, frame: pd.DataFrame) -> None:
-        nonlocal done
-        done += 1
-        emit(
-            progress=round(0.9 * done / len(needed), 4),
-            message=f"{node.id} ({node.type}): {len(frame):,} rows × {len(frame.columns)} columns.",
-        )
-
-    frame, states = run_flow(
-        graph, target, load_source=load, allow_custom_code=True, on_node=on_node
+    rows, states = stream_flow(
+        graph,
+        spec["target"],
+        sources={k: Path(v) for k, v in spec["sources"].items()},
+        output=output,
+        workdir=output.parent,
+        on_event=on_event,
+        allow_custom_code=True,
     )
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table, spec["output"])
     Path(spec["states"]).write_text(json.dumps(states, indent=2, default=str))
-    return {"num_rows": table.num_rows, "num_columns": table.num_columns}
+    return {"num_rows": rows, "num_columns": len(pq.read_schema(output))}
 
 
 def preview(spec: dict[str, Any]) -> dict[str, Any]:

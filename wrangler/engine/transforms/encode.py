@@ -284,6 +284,7 @@ def target_encode(
     "hash_encode",
     title="Hash encode",
     category="Encode",
+    rowwise=True,
     helpers=[_category_values],
     params=[
         Param("columns", "columns", required=True),

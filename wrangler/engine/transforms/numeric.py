@@ -158,6 +158,7 @@ def robust_scale(
     "log_transform",
     title="Log transform",
     category="Transform",
+    rowwise=True,
     helpers=[_as_float],
     params=[
         Param("columns", "columns", required=True),
