@@ -12,7 +12,7 @@ from pathlib import Path
 from bench.report import machine
 from bench.stack import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, backend_named
 
-BENCHMARKS = ("ingest", "dispatch", "pages", "previews")
+BENCHMARKS = ("ingest", "dispatch", "pages", "previews", "flow")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,6 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--rows", type=int, default=10_000_000, help="rows of the ingestion CSV (default 10M)"
+    )
+    parser.add_argument(
+        "--flow-rows", type=int, default=10_000_000, help="rows of the flow benchmark (10M)"
     )
     parser.add_argument(
         "--jobs", type=int, default=200, help="timed jobs per backend for dispatch latency"
@@ -103,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
                 out=out,
                 machine=info,
             )
+        if "flow" in selected:
+            from bench import flow_run
+
+            flow_run.run(scratch=scratch, rows=args.flow_rows, out=out, machine=info)
         if "previews" in selected:
             from bench import previews
 
