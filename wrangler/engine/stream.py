@@ -34,6 +34,7 @@ from wrangler.engine.contracts import FlowError, FlowGraph, Node
 from wrangler.engine.execute import run_node
 from wrangler.engine.params import column_refs
 from wrangler.engine.registry import get_transform
+from wrangler.engine.transforms.formula import formula_columns
 
 BATCH_ROWS: Final = 262_144
 
@@ -56,15 +57,28 @@ FIT_THEN_ROWWISE: Final[dict[str, Callable[[dict[str, Any]], bool]]] = {
 OnEvent = Callable[[str, float | None], None]
 
 
+@dataclass(eq=False)
+class Step:
+    """A row-wise step of a stage; ``pending`` while its fit has not been made yet."""
+
+    node: Node
+    state: dict[str, Any] | None = None
+    pending: bool = False
+
+
 @dataclass
 class Stage:
-    """A node's output: a Parquet file and the row-wise steps still to apply to it."""
+    """A node's output: a Parquet file and the row-wise steps still to apply to it.
+
+    Steps are shared between the stages that include them, so a fit made for one stage is
+    seen by every stage that follows it.
+    """
 
     path: Path
-    steps: list[tuple[Node, dict[str, Any] | None]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
 
-    def then(self, node: Node, state: dict[str, Any] | None) -> Stage:
-        return Stage(self.path, [*self.steps, (node, state)])
+    def then(self, step: Step) -> Stage:
+        return Stage(self.path, [*self.steps, step])
 
 
 def _pandas_types(schema: pa.Schema, meta: pq.FileMetaData) -> dict[str, str]:
@@ -89,17 +103,23 @@ def _pandas_types(schema: pa.Schema, meta: pq.FileMetaData) -> dict[str, str]:
     return casts
 
 
-def read_batches(stage: Stage, *, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
-    """The stage's output, batch by batch, with its steps applied."""
-    file = pq.ParquetFile(stage.path)
+def _source_batches(path: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
+    file = pq.ParquetFile(path)
     casts = _pandas_types(file.schema_arrow, file.metadata)
     for batch in file.iter_batches(batch_size=batch_rows):
         frame = batch.to_pandas()
         for name, dtype in casts.items():
             if frame[name].dtype != dtype:
                 frame[name] = frame[name].astype(dtype)
-        for node, state in stage.steps:
-            frame, _ = run_node(node, [frame], state)
+        yield frame
+
+
+def read_batches(stage: Stage, *, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
+    """The stage's output, batch by batch, with its steps applied (all fitted by now)."""
+    assert not any(step.pending for step in stage.steps), "resolve the stage's fits first"
+    for frame in _source_batches(stage.path, batch_rows):
+        for step in stage.steps:
+            frame, _ = run_node(step.node, [frame], step.state)
         yield frame
 
 
@@ -140,20 +160,123 @@ def _fit_columns(node: Node) -> list[str] | None:
     return columns or None
 
 
-def _fit(stage: Stage, node: Node) -> dict[str, Any]:
-    """The node's state, learnt from one pass over the columns it reads."""
+def _reads(node: Node) -> set[str] | None:
+    """The columns a step reads; None when that cannot be known (custom code, every column)."""
+    defn = get_transform(node.type)
+    if defn is None or defn.custom_code:
+        return None
+    if node.type == "formula":
+        return formula_columns(str(node.params.get("expression", "")))
     columns = _fit_columns(node)
-    parts = []
-    for frame in read_batches(stage):
-        if columns is not None:
-            missing = [c for c in columns if c not in frame.columns]
-            if missing:
-                raise FlowError(f"Column {missing[0]!r} is not in this node's input.", node=node.id)
-            frame = frame[columns]
-        parts.append(frame)
-    projected = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    _, state = run_node(node, [projected], None)
-    return state
+    return set(columns) if columns is not None else None
+
+
+def _probe_changes(stage: Stage, rows: int = 200) -> dict[int, set[str]] | None:
+    """Columns each pending step adds or removes, seen on the first rows (None: unknown)."""
+    try:
+        frame = next(_source_batches(stage.path, rows))
+        changes: dict[int, set[str]] = {}
+        for step in stage.steps:
+            before = set(frame.columns)
+            frame, _ = run_node(step.node, [frame], step.state)
+            if step.pending:
+                changes[id(step)] = before ^ set(frame.columns)
+        return changes
+    except (FlowError, StopIteration):
+        return None
+
+
+def _fit_group(stage: Stage, pending: list[Step]) -> list[Step]:
+    """The pending fits one pass can make together: the first, and each later one that no
+    earlier pending step can influence (checked on the columns they read and write)."""
+    changes = _probe_changes(stage)
+    if changes is None:
+        return pending[:1]
+    index = {id(step): i for i, step in enumerate(stage.steps)}
+    group = [pending[0]]
+    for later in pending[1:]:
+        reads_later = _reads(later.node)
+        if reads_later is None:
+            break
+        ok = True
+        for earlier in pending:
+            if index[id(earlier)] >= index[id(later)]:
+                break
+            writes = set(_fit_columns(earlier.node) or []) | changes.get(id(earlier), set())
+            if not writes and _fit_columns(earlier.node) is None:
+                ok = False  # it may change any column
+                break
+            between = stage.steps[index[id(earlier)] + 1 : index[id(later)]]
+            for step in between:
+                reads = _reads(step.node)
+                if reads is None or reads & writes:
+                    ok = False
+                    break
+            if not ok or reads_later & writes:
+                ok = False
+                break
+        if not ok:
+            break
+        group.append(later)
+    return group
+
+
+def _fit_pass(stage: Stage, group: list[Step], batch_rows: int) -> None:
+    """One pass over the stage's source that fits every step of ``group``."""
+    members = {id(step) for step in group}
+    last = max(i for i, step in enumerate(stage.steps) if id(step) in members)
+    parts: dict[int, list[pd.DataFrame]] = {id(step): [] for step in group}
+    for frame in _source_batches(stage.path, batch_rows):
+        for step in stage.steps[: last + 1]:
+            if id(step) in members:
+                columns = _fit_columns(step.node)
+                if columns is not None:
+                    missing = [c for c in columns if c not in frame.columns]
+                    if missing:
+                        raise FlowError(
+                            f"Column {missing[0]!r} is not in this node's input.",
+                            node=step.node.id,
+                        )
+                    parts[id(step)].append(frame[columns])
+                else:
+                    parts[id(step)].append(frame)
+                continue
+            if step.pending:
+                continue  # fitted in a later pass; it cannot influence this pass's fits
+            frame, _ = run_node(step.node, [frame], step.state)
+    for step in group:
+        chunks = parts[id(step)]
+        projected = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+        _, step.state = run_node(step.node, [projected], None)
+        step.pending = False
+        del projected, chunks
+
+
+def resolve(
+    stage: Stage,
+    states: dict[str, dict[str, Any]],
+    say: OnEvent,
+    *,
+    batch_rows: int = BATCH_ROWS,
+) -> None:
+    """Make every pending fit of the stage, a few per pass over its source when they can."""
+    passes = 0
+    while True:
+        pending = [step for step in stage.steps if step.pending]
+        if not pending:
+            return
+        group = _fit_group(stage, pending)
+        _fit_pass(stage, group, batch_rows)
+        passes += 1
+        for step in group:
+            assert step.state is not None
+            states[step.node.id] = step.state
+            read = _fit_columns(step.node)
+            say(
+                f"{step.node.id} ({step.node.type}): fitted on "
+                f"{', '.join(read or ['every column'])} (pass {passes}).",
+                None,
+            )
 
 
 def stream_flow(
@@ -190,18 +313,15 @@ def stream_flow(
         inputs = [stages[n] for n in node.inputs]
         fit_rowwise = FIT_THEN_ROWWISE.get(node.type)
         if defn.rowwise and len(inputs) == 1:
-            stages[node_id] = inputs[0].then(node, None)
+            stages[node_id] = inputs[0].then(Step(node))
             say(f"{node_id} ({node.type}): row by row.", progress)
         elif defn.fitted and fit_rowwise is not None and fit_rowwise(node.params):
-            state = _fit(inputs[0], node)
-            states[node_id] = state
-            stages[node_id] = inputs[0].then(node, state)
-            read = _fit_columns(node)
-            say(
-                f"{node_id} ({node.type}): fitted on {', '.join(read or ['every column'])}.",
-                progress,
-            )
+            # Fitted later, with the other pending fits a pass can make together.
+            stages[node_id] = inputs[0].then(Step(node, pending=True))
+            say(f"{node_id} ({node.type}): row by row, once fitted.", progress)
         else:
+            for stage in inputs:
+                resolve(stage, states, say, batch_rows=batch_rows)
             frames = [read_whole(s) for s in inputs]
             out, state = run_node(node, frames, None)
             if defn.fitted:
@@ -211,6 +331,7 @@ def stream_flow(
             stages[node_id] = Stage(path)
             say(f"{node_id} ({node.type}): {len(out):,} rows, whole in memory.", progress)
             del frames, out
+    resolve(stages[target], states, say, batch_rows=batch_rows)
     rows = write_stage(stages[target], output, batch_rows=batch_rows)
     say(f"Wrote {rows:,} rows.", 1.0)
     return rows, states

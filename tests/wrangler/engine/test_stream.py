@@ -88,3 +88,31 @@ def test_every_fitted_row_wise_type_is_a_fitted_transform():
     fitted = {t.type for t in catalog() if t.fitted}
     assert set(FIT_THEN_ROWWISE) <= fitted
     assert EXAMPLES  # the shared examples drive the per-type test above
+
+
+def test_independent_fits_share_a_pass_and_dependent_ones_wait(sources, tmp_path):
+    steps = [
+        ("fill", "fill_missing", {"columns": ["age"], "strategy": "mean"}),
+        # Reads the filled age: the scaler below must see it filled, so it waits a pass.
+        ("double", "formula", {"expression": "age * 2", "new_column": "age2"}),
+        ("scale", "standard_scale", {"columns": ["age2"]}),
+        ("onehot", "one_hot_encode", {"columns": ["city"]}),
+        ("clip", "clip_outliers", {"columns": ["income"], "method": "iqr"}),
+        ("bins", "bin", {"columns": ["age2"], "bins": 3}),
+    ]
+    nodes = [{"id": "src", "type": "source", "params": {"dataset": 1}}]
+    nodes += [{"id": i, "type": t, "params": p} for i, t, p in steps]
+    edges = [[a["id"], b["id"]] for a, b in pairwise(nodes)]
+    graph = parse_flow({"nodes": nodes, "edges": edges})
+    expected, expected_states = whole(graph, "bins", sources)
+    events: list[str] = []
+    got, _, states = streamed(graph, "bins", sources, tmp_path, events)
+    pd.testing.assert_frame_equal(
+        got, pa.Table.from_pandas(expected, preserve_index=False).to_pandas()
+    )
+    assert states == expected_states
+    passes = {
+        e.split(" (")[0]: e.rsplit("(pass ", 1)[1].rstrip(").") for e in events if "pass" in e
+    }
+    # fill first; scale, onehot and clip together; bins reads what scale writes, so after it.
+    assert passes == {"fill": "1", "scale": "2", "onehot": "2", "clip": "2", "bins": "3"}

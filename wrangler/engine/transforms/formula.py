@@ -166,6 +166,24 @@ def _formula_parse(expression: str) -> ast.Expression:
     return tree
 
 
+def formula_columns(expression: str) -> set[str]:
+    """The columns a formula reads (bare names and ``col("…")``), for planning a run."""
+    tree = _formula_parse(expression)
+    functions = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in functions}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "col"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            names.add(node.args[0].value)
+    return names
+
+
 def _formula_is_text(value: Any) -> bool:
     """Whether ``value`` is text: a string, or a column of strings."""
     if isinstance(value, str):
