@@ -172,52 +172,66 @@ def _reads(node: Node) -> set[str] | None:
 
 
 def _probe_changes(stage: Stage, rows: int = 200) -> dict[int, set[str]] | None:
-    """Columns each pending step adds or removes, seen on the first rows (None: unknown)."""
+    """Columns each step adds or removes, seen on the first rows (None: unknown)."""
     try:
         frame = next(_source_batches(stage.path, rows))
         changes: dict[int, set[str]] = {}
         for step in stage.steps:
             before = set(frame.columns)
             frame, _ = run_node(step.node, [frame], step.state)
-            if step.pending:
-                changes[id(step)] = before ^ set(frame.columns)
+            changes[id(step)] = before ^ set(frame.columns)
         return changes
     except (FlowError, StopIteration):
         return None
 
 
+def _writes(step: Step, changes: dict[int, set[str]]) -> set[str] | None:
+    """Columns a step may change: its own columns and those it adds or removes."""
+    if step.node.type == "formula":
+        return {str(step.node.params.get("new_column") or "")} | changes[id(step)]
+    columns = _fit_columns(step.node)
+    if columns is None:
+        return None
+    return set(columns) | changes[id(step)]
+
+
+def _independent(stage: Stage, earlier: Step, later: Step, changes: dict[int, set[str]]) -> bool:
+    """Whether ``later`` can be fitted in a pass that skips ``earlier`` (not fitted yet).
+
+    Skipping ``earlier`` leaves the columns it writes as they were; the steps applied in
+    between carry that difference into the columns they write. ``later`` must read none of
+    them, and no step in between may read a column ``earlier`` adds or removes.
+    """
+    tainted = _writes(earlier, changes)
+    if tainted is None:
+        return False
+    steps = stage.steps
+    between = steps[steps.index(earlier) + 1 : steps.index(later)]
+    for step in between:
+        if step.pending:
+            continue  # skipped in the pass too
+        reads = _reads(step.node)
+        if reads is None or reads & changes[id(earlier)]:
+            return False
+        if reads & tainted:
+            writes = _writes(step, changes)
+            if writes is None:
+                return False
+            tainted |= writes
+    reads_later = _reads(later.node)
+    return reads_later is not None and not (reads_later & tainted)
+
+
 def _fit_group(stage: Stage, pending: list[Step]) -> list[Step]:
     """The pending fits one pass can make together: the first, and each later one that no
-    earlier pending step can influence (checked on the columns they read and write)."""
+    earlier pending step can influence."""
     changes = _probe_changes(stage)
     if changes is None:
         return pending[:1]
-    index = {id(step): i for i, step in enumerate(stage.steps)}
     group = [pending[0]]
-    for later in pending[1:]:
-        reads_later = _reads(later.node)
-        if reads_later is None:
-            break
-        ok = True
-        for earlier in pending:
-            if index[id(earlier)] >= index[id(later)]:
-                break
-            writes = set(_fit_columns(earlier.node) or []) | changes.get(id(earlier), set())
-            if not writes and _fit_columns(earlier.node) is None:
-                ok = False  # it may change any column
-                break
-            between = stage.steps[index[id(earlier)] + 1 : index[id(later)]]
-            for step in between:
-                reads = _reads(step.node)
-                if reads is None or reads & writes:
-                    ok = False
-                    break
-            if not ok or reads_later & writes:
-                ok = False
-                break
-        if not ok:
-            break
-        group.append(later)
+    for i, later in enumerate(pending[1:], start=1):
+        if all(_independent(stage, earlier, later, changes) for earlier in pending[:i]):
+            group.append(later)
     return group
 
 

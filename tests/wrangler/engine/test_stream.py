@@ -114,5 +114,6 @@ def test_independent_fits_share_a_pass_and_dependent_ones_wait(sources, tmp_path
     passes = {
         e.split(" (")[0]: e.rsplit("(pass ", 1)[1].rstrip(").") for e in events if "pass" in e
     }
-    # fill first; scale, onehot and clip together; bins reads what scale writes, so after it.
-    assert passes == {"fill": "1", "scale": "2", "onehot": "2", "clip": "2", "bins": "3"}
+    # onehot and clip do not depend on fill: they share its pass. scale reads what fill
+    # changes (through the formula), and bins what scale changes: one pass each after.
+    assert passes == {"fill": "1", "onehot": "1", "clip": "1", "scale": "2", "bins": "3"}
