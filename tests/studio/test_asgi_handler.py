@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from asgiref.sync import SyncToAsync
 from asgiref.testing import ApplicationCommunicator
+from channels.db import database_sync_to_async
 from channels.testing import HttpCommunicator
 from django.http import StreamingHttpResponse
 from rest_framework.authtoken.models import Token
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
 async def test_an_api_request_crosses_to_a_thread_only_a_few_times(owner, project, monkeypatch):
-    token = await asyncio.to_thread(lambda: Token.objects.create(user=owner).key)
+    token = await database_sync_to_async(lambda: Token.objects.create(user=owner).key)()
     hops = []
     original = SyncToAsync.__call__
 
@@ -118,7 +119,7 @@ def temp_upload_bytes(folder) -> int:
 
 
 async def test_a_large_upload_is_written_while_it_arrives(owner, project, settings):
-    token = await asyncio.to_thread(lambda: Token.objects.create(user=owner).key)
+    token = await database_sync_to_async(lambda: Token.objects.create(user=owner).key)()
     content = big_csv()
     assert len(content) > 3 * settings.FILE_UPLOAD_MAX_MEMORY_SIZE
     body, content_type = multipart({"project": str(project.pk), "name": "big"}, "big.csv", content)
@@ -150,12 +151,14 @@ async def test_a_large_upload_is_written_while_it_arrives(owner, project, settin
     assert start["status"] == 201
     response = await comm.receive_output(timeout=5)
     assert b'"name":"big"' in response["body"].replace(b" ", b"")
-    dataset = await asyncio.to_thread(lambda: Dataset.objects.get(project=project, name="big"))
+    dataset = await database_sync_to_async(
+        lambda: Dataset.objects.get(project=project, name="big")
+    )()
     assert dataset.source_bytes == len(content)
 
 
 async def test_a_client_leaving_mid_upload_leaves_no_dataset(owner, project, settings):
-    token = await asyncio.to_thread(lambda: Token.objects.create(user=owner).key)
+    token = await database_sync_to_async(lambda: Token.objects.create(user=owner).key)()
     body, content_type = multipart(
         {"project": str(project.pk), "name": "gone"}, "gone.csv", big_csv()
     )
@@ -167,4 +170,4 @@ async def test_a_client_leaving_mid_upload_leaves_no_dataset(owner, project, set
     start = await comm.receive_output(timeout=20)
     assert start["status"] >= 400
     await comm.wait(timeout=5)
-    assert not await asyncio.to_thread(lambda: Dataset.objects.filter(name="gone").exists())
+    assert not await database_sync_to_async(lambda: Dataset.objects.filter(name="gone").exists())()
