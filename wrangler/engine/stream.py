@@ -103,13 +103,15 @@ def _pandas_types(schema: pa.Schema, meta: pq.FileMetaData) -> dict[str, str]:
     return casts
 
 
-def _source_batches(path: Path, batch_rows: int) -> Iterator[pd.DataFrame]:
+def _source_batches(
+    path: Path, batch_rows: int, columns: list[str] | None = None
+) -> Iterator[pd.DataFrame]:
     file = pq.ParquetFile(path)
     casts = _pandas_types(file.schema_arrow, file.metadata)
-    for batch in file.iter_batches(batch_size=batch_rows):
+    for batch in file.iter_batches(batch_size=batch_rows, columns=columns):
         frame = batch.to_pandas()
         for name, dtype in casts.items():
-            if frame[name].dtype != dtype:
+            if name in frame.columns and frame[name].dtype != dtype:
                 frame[name] = frame[name].astype(dtype)
         yield frame
 
@@ -222,10 +224,11 @@ def _independent(stage: Stage, earlier: Step, later: Step, changes: dict[int, se
     return reads_later is not None and not (reads_later & tainted)
 
 
-def _fit_group(stage: Stage, pending: list[Step]) -> list[Step]:
+def _fit_group(
+    stage: Stage, pending: list[Step], changes: dict[int, set[str]] | None
+) -> list[Step]:
     """The pending fits one pass can make together: the first, and each later one that no
     earlier pending step can influence."""
-    changes = _probe_changes(stage)
     if changes is None:
         return pending[:1]
     group = [pending[0]]
@@ -235,13 +238,60 @@ def _fit_group(stage: Stage, pending: list[Step]) -> list[Step]:
     return group
 
 
-def _fit_pass(stage: Stage, group: list[Step], batch_rows: int) -> None:
+#: Row-wise steps that drop rows: a fit pass must always apply them, whatever they read.
+ROW_FILTERS: Final = frozenset({"filter_rows", "drop_missing"})
+
+
+def _pass_plan(
+    stage: Stage, group: list[Step], last: int, changes: dict[int, set[str]] | None
+) -> tuple[list[Step], list[str] | None]:
+    """The steps a fit pass must apply and the source columns it must read.
+
+    Walking back from the last fit, a step is kept when it writes a column that a kept step
+    or a fit reads, or when it drops rows; the columns read are what the kept steps and the
+    fits read from the source. ``None`` columns: read them all (something is not known).
+    """
+    steps = stage.steps[: last + 1]
+    if changes is None:
+        return steps, None
+    needed: set[str] = set()
+    for step in group:
+        reads = _reads(step.node)
+        if reads is None:
+            return steps, None
+        needed |= reads
+    members = {id(step) for step in group}
+    kept: list[Step] = []
+    for step in reversed(steps):
+        if id(step) in members:
+            kept.append(step)
+            continue
+        if step.pending:
+            continue  # not applied in this pass
+        writes = _writes(step, changes)
+        if writes is None:
+            return steps, None
+        if step.node.type in ROW_FILTERS or writes & needed:
+            reads = _reads(step.node)
+            if reads is None:
+                return steps, None
+            needed = (needed - changes[id(step)]) | reads
+            kept.append(step)
+    kept.reverse()
+    source = pq.read_schema(stage.path).names
+    return kept, [c for c in source if c in needed]
+
+
+def _fit_pass(
+    stage: Stage, group: list[Step], batch_rows: int, changes: dict[int, set[str]] | None
+) -> None:
     """One pass over the stage's source that fits every step of ``group``."""
     members = {id(step) for step in group}
     last = max(i for i, step in enumerate(stage.steps) if id(step) in members)
+    plan, columns_read = _pass_plan(stage, group, last, changes)
     parts: dict[int, list[pd.DataFrame]] = {id(step): [] for step in group}
-    for frame in _source_batches(stage.path, batch_rows):
-        for step in stage.steps[: last + 1]:
+    for frame in _source_batches(stage.path, batch_rows, columns_read):
+        for step in plan:
             if id(step) in members:
                 columns = _fit_columns(step.node)
                 if columns is not None:
@@ -279,8 +329,9 @@ def resolve(
         pending = [step for step in stage.steps if step.pending]
         if not pending:
             return
-        group = _fit_group(stage, pending)
-        _fit_pass(stage, group, batch_rows)
+        changes = _probe_changes(stage)
+        group = _fit_group(stage, pending, changes)
+        _fit_pass(stage, group, batch_rows, changes)
         passes += 1
         for step in group:
             assert step.state is not None

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.flows import EXAMPLES, demo_frame, regions_frame, single_node_flow
-from wrangler.engine import catalog, parse_flow, run_flow
+from wrangler.engine import catalog, parse_flow, run_flow, stream
 from wrangler.engine.stream import FIT_THEN_ROWWISE, stream_flow
 
 TYPES = sorted(t.type for t in catalog() if not t.custom_code)
@@ -90,7 +90,7 @@ def test_every_fitted_row_wise_type_is_a_fitted_transform():
     assert EXAMPLES  # the shared examples drive the per-type test above
 
 
-def test_independent_fits_share_a_pass_and_dependent_ones_wait(sources, tmp_path):
+def test_independent_fits_share_a_pass_and_dependent_ones_wait(sources, tmp_path, monkeypatch):
     steps = [
         ("fill", "fill_missing", {"columns": ["age"], "strategy": "mean"}),
         # Reads the filled age: the scaler below must see it filled, so it waits a pass.
@@ -105,8 +105,20 @@ def test_independent_fits_share_a_pass_and_dependent_ones_wait(sources, tmp_path
     edges = [[a["id"], b["id"]] for a, b in pairwise(nodes)]
     graph = parse_flow({"nodes": nodes, "edges": edges})
     expected, expected_states = whole(graph, "bins", sources)
+    read: list[list[str] | None] = []
+    original = stream._source_batches
+
+    def spy(path, batch_rows, columns=None):
+        if batch_rows == 61:  # the passes, not the probes
+            read.append(columns)
+        return original(path, batch_rows, columns)
+
+    monkeypatch.setattr(stream, "_source_batches", spy)
     events: list[str] = []
     got, _, states = streamed(graph, "bins", sources, tmp_path, events)
+    # Fit passes read only the source columns their fits depend on; the last reads all.
+    assert read[:3] == [["age", "income", "city"], ["age"], ["age"]]
+    assert read[3] is None
     pd.testing.assert_frame_equal(
         got, pa.Table.from_pandas(expected, preserve_index=False).to_pandas()
     )
