@@ -145,7 +145,8 @@ def to_python(
     functions = "\n\n".join(function_source(f) for f in _functions_for(graph, target))
     return (
         f'"""{title}: reproduces node {target!r} of this Sextant flow with pandas.\n\n'
-        "Run it with the source datasets as Parquet or CSV files:\n"
+        "Needs Python 3.11+, numpy and pandas 3 or newer (scikit-learn and scipy for some\n"
+        "transforms). Run it with the source datasets as Parquet or CSV files:\n"
         f"    python {_slug(title)}.py --source NODE=PATH ... output.parquet\n"
         '"""\n\n'
         f"{HEADER_IMPORTS}\n\n{functions}\n\n{_run_function(graph, target)}\n\n"

@@ -10,7 +10,8 @@ How a transform is written (each module here follows it, and the export relies o
   from the input and returns it as JSON-safe data (numbers, strings, lists, dicts; never
   NaN — use None). Given a state, it applies it unchanged. Stateless transforms return {}.
 - It never changes its input frames in place, and keeps the row order unless reordering is
-  its purpose.
+  its purpose. pandas 3's copy-on-write makes ``df.copy(deep=False)`` enough for that: a
+  column assigned on the copy never reaches the input, and nothing is copied up front.
 - It is standalone: its body uses only ``pd``, ``np``, ``math``, ``re``, ``json``,
   ``hashlib``, names imported inside the function body (scikit-learn, scipy), and the
   module functions named in ``helpers=``. The Python export copies its source, helpers

@@ -159,7 +159,7 @@ def fill_missing(
     for c in chosen:
         if c not in df.columns:
             raise ValueError(f"Column {c!r} was there when the flow was fitted but is missing now.")
-    out = df.copy()
+    out = df.copy(deep=False)
     for c in chosen:
         if strategy == "ffill":
             out[c] = df[c].ffill()
@@ -199,7 +199,7 @@ def drop_missing(
         _clean_missing(df, columns)
     subset = list(columns) if columns else list(df.columns)
     if not subset:
-        return df.copy(), {}
+        return df.copy(deep=False), {}
     return df.dropna(subset=subset, how=how).reset_index(drop=True), {}
 
 

@@ -156,7 +156,7 @@ def select_columns(
     _cols_missing(df, columns)
     if len(set(columns)) != len(columns):
         raise ValueError("Each column may be selected only once.")
-    return df[list(columns)].copy(), {}
+    return df[list(columns)].copy(deep=False), {}
 
 
 @transform(
@@ -222,7 +222,7 @@ def cast(
     Values that do not convert become null, or stop the flow when ``errors`` is raise.
     """
     _cols_missing(df, columns)
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         source = df[column]
         converted = _cols_cast_one(source, to, column)
@@ -266,7 +266,7 @@ def duplicate_column(
         raise ValueError("Give the copy a name.")
     if new_name in df.columns:
         raise ValueError(f"There is already a column named {new_name!r}; pick another name.")
-    out = df.copy()
+    out = df.copy(deep=False)
     out.insert(list(df.columns).index(column) + 1, new_name, df[column].copy())
     return out, {}
 
@@ -318,7 +318,7 @@ def split_column(
     count = int(state["parts"])
     pieces = text.str.split(delimiter, n=count - 1, expand=True, regex=False)
     pieces = pieces.reindex(columns=range(count))
-    out = df.copy()
+    out = df.copy(deep=False)
     position = list(df.columns).index(column) + 1
     for i in range(count):
         name = f"{column}_{i}"

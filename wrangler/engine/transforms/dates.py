@@ -103,7 +103,7 @@ def parse_datetime(
     utc: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Turn text (or Unix seconds) into dates; values that are not dates become null."""
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         if column not in df.columns:
             raise ValueError(f"Column {column!r} is not in this node's input.")
@@ -139,7 +139,7 @@ def extract_datetime(
     chosen = list(parts) if parts else ["year", "month", "day"]
     stamps = _dates_column(df, column).dt
     attributes = {"weekday": "day_of_week", "dayofyear": "day_of_year"}
-    out = df.copy()
+    out = df.copy(deep=False)
     for part in chosen:
         values = getattr(stamps, attributes.get(part, part))
         out[f"{column}_{part}"] = values.astype("Int64")
@@ -180,6 +180,6 @@ def datetime_diff(
         )
     seconds = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}[unit]
     span = (last - first) / pd.Timedelta(seconds=seconds)
-    out = df.copy()
+    out = df.copy(deep=False)
     out[new_column or f"{end}_minus_{start}"] = span.astype("float64")
     return out, {}

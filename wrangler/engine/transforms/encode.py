@@ -158,7 +158,7 @@ def ordinal_encode(
                 ordered = sorted(seen, key=lambda v: (type(v).__name__, str(v)))
             learnt[column] = {"categories": ordered}
         state = {"columns": learnt}
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         fit = _learnt_column(state, column)
         values = _category_values(df[column])
@@ -271,7 +271,7 @@ def target_encode(
                 "values": [float(v) for v in encoded.to_numpy()],
             }
         state = {"global_mean": overall, "positive": positive_value, "columns": learnt}
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         fit = _learnt_column(state, column)
         mapping = dict(zip(fit["categories"], fit["values"], strict=True))

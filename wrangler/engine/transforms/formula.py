@@ -536,6 +536,6 @@ def formula(
     if pd.api.types.is_float_dtype(dtype):
         numbers = result.astype("float64")
         result = numbers.mask(~np.isfinite(numbers.to_numpy(dtype="float64")))
-    out = df.copy()
+    out = df.copy(deep=False)
     out[new_column] = result
     return out, {}

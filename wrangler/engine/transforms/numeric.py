@@ -73,7 +73,7 @@ def standard_scale(
                 "scale": std if std > 0 and np.isfinite(std) else 1.0,
             }
         state = {"columns": learnt}
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         fit = _fitted_column(state, column)
         out[column] = (_as_float(df, column, "standard scaling") - fit["mean"]) / fit["scale"]
@@ -113,7 +113,7 @@ def min_max_scale(
             low, high = float(values.min()), float(values.max())
             learnt[column] = {"min": low, "range": high - low if high > low else 1.0}
         state = {"columns": learnt}
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         fit = _fitted_column(state, column)
         unit = (_as_float(df, column, "min-max scaling") - fit["min"]) / fit["range"]
@@ -147,7 +147,7 @@ def robust_scale(
             iqr = q3 - q1
             learnt[column] = {"center": median, "scale": iqr if iqr > 0 else 1.0}
         state = {"columns": learnt}
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         fit = _fitted_column(state, column)
         out[column] = (_as_float(df, column, "robust scaling") - fit["center"]) / fit["scale"]
@@ -179,7 +179,7 @@ def log_transform(
     method: str = "log1p",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Replace each column with its logarithm (natural, of 1 + x, or base 10); nulls stay null."""
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         values = _as_float(df, column, "a log transform")
         if method == "log1p":
@@ -282,7 +282,7 @@ def power_transform(
                 "scale": std if std > 0 and np.isfinite(std) else 1.0,
             }
         state = {"columns": learnt}
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         fit = _fitted_column(state, column)
         series = _as_float(df, column, action)
@@ -338,7 +338,7 @@ def bin_values(
                 edges = np.array([values.min(), values.max()])
             learnt[column] = {"edges": [float(e) for e in edges]}
         state = {"columns": learnt}
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         cuts = list(_fitted_column(state, column)["edges"])
         series = _as_float(df, column, "binning")
@@ -403,7 +403,7 @@ def clip_outliers(
                 )
             learnt[column] = {"lower": low, "upper": high}
         state = {"columns": learnt}
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         fit = _fitted_column(state, column)
         series = _as_float(df, column, "clipping outliers")

@@ -73,7 +73,7 @@ def text_clean(
     ops = set(operations if operations is not None else ["strip", "whitespace"])
     if "lower" in ops and "upper" in ops:
         raise ValueError("Pick lower or upper case, not both.")
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         text = _text_column(df, column)
         if "punctuation" in ops:
@@ -141,7 +141,7 @@ def regex_extract(
         values = text.map(whole, na_action="ignore").astype("str")
     else:
         values = text.str.extract(pattern, expand=True).iloc[:, group - 1].astype("str")
-    out = df.copy()
+    out = df.copy(deep=False)
     out[new_column or f"{column}_extract"] = values
     return out, {}
 
@@ -177,7 +177,7 @@ def regex_replace(
         re.compile(f"(?:{pattern})|").sub(replacement, "")
     except (re.error, IndexError) as exc:
         raise ValueError(f"The replacement {replacement!r} does not fit the pattern: {exc}.")
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         text = _text_column(df, column)
         out[column] = text.str.replace(pattern, replacement, regex=True)
@@ -199,7 +199,7 @@ def text_length(
     columns: list[str],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Add <column>_length: how many characters each text has (null where the text is)."""
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         text = _text_column(df, column)
         out[f"{column}_length"] = text.str.len().astype("Int64")

@@ -49,7 +49,7 @@ def lag_features(
         raise ValueError("Lags must be at least 1.")
     order = _ordered(df, order_by or "")
     sorted_df = df.loc[order]
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         source = (
             sorted_df.groupby(group_by, dropna=False)[column] if group_by else sorted_df[column]
@@ -87,7 +87,7 @@ def rolling_window(
     """Add a trailing window statistic of each column, over this row and the ones before."""
     order = _ordered(df, order_by or "")
     sorted_df = df.loc[order]
-    out = df.copy()
+    out = df.copy(deep=False)
     for column in columns:
         if not pd.api.types.is_numeric_dtype(df[column]):
             raise ValueError(f"{column!r} is not numeric; a rolling {func} needs numbers.")
