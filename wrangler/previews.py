@@ -11,10 +11,8 @@ from django.conf import settings
 from studio.choices import JobStatus
 from studio.models import Job
 from wrangler.engine import parse_flow, run_flow
-from wrangler.engine.analyses import run_analysis
 from wrangler.engine.contracts import FlowError, FlowGraph
-from wrangler.engine.insights import insights_report
-from wrangler.engine.preview import PREVIEW_ROWS, preview_of
+from wrangler.engine.preview import PREVIEW_ROWS, analysis_of, preview_of
 from wrangler.engine.registry import get_transform
 from wrangler.engine.sample import SampleSpec
 from wrangler.models import Flow
@@ -36,25 +34,15 @@ def flow_analysis(
     flow: Flow, node: str, spec: SampleSpec, kind: str, params: dict[str, Any], *, graph: Any = None
 ) -> dict[str, Any]:
     """An analysis (or the insights report) of ``node``'s output on the sample."""
+    parsed = parse_flow(flow.graph if graph is None else graph)
+    if node in parsed.nodes and needs_worker(parsed, node):
+        analysis = {"kind": kind, "params": params}
+        return worker_compute(flow, parsed, node, spec, limit=0, analysis=analysis)
     frame = node_frame(flow, node, spec, graph=graph)
     try:
-        if kind == "insights":
-            params = dict(params)
-            report = insights_report(
-                frame,
-                target=params.pop("target", None) or None,
-                problem=params.pop("problem", "auto"),
-                seed=params.pop("seed", 0),
-                model=params.pop("model", True),
-            )
-            if params:
-                raise ValueError(f"The insights report has no parameter {sorted(params)[0]!r}.")
-            return {"kind": "insights", "report": report, "num_rows": len(frame)}
-        result = run_analysis(frame, kind, params)
+        return analysis_of(frame, kind, params)
     except ValueError as exc:
         raise FlowError(str(exc), node=node, field="params")
-    result["num_rows"] = len(frame)
-    return result
 
 
 def flow_preview(
@@ -66,7 +54,7 @@ def flow_preview(
     """
     parsed = parse_flow(flow.graph if graph is None else graph)
     if node in parsed.nodes and needs_worker(parsed, node):
-        out = worker_preview(flow, parsed, node, spec, limit=limit)
+        out = worker_compute(flow, parsed, node, spec, limit=limit)
     else:
         out = preview_of(node_frame(flow, node, spec, graph=graph), limit)
     out["sample"] = {"mode": spec.mode, "rows": spec.rows, "seed": spec.seed, "column": spec.column}
@@ -82,12 +70,21 @@ def needs_worker(graph: FlowGraph, node: str) -> bool:
     return False
 
 
-def worker_preview(
-    flow: Flow, graph: FlowGraph, node: str, spec: SampleSpec, *, limit: int
+def worker_compute(
+    flow: Flow,
+    graph: FlowGraph,
+    node: str,
+    spec: SampleSpec,
+    *,
+    limit: int,
+    analysis: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The preview computed by a worker (a short job on the default queue), waited for here."""
+    """A preview (or an analysis) computed by a worker in a short job on the default queue,
+    waited for here."""
     source_datasets(flow.project, graph, node)  # refuse a bad source before queueing anything
-    job = preview_job_submit(flow=flow, graph=graph, node=node, spec=spec, limit=limit)
+    job = preview_job_submit(
+        flow=flow, graph=graph, node=node, spec=spec, limit=limit, analysis=analysis
+    )
     deadline = time.monotonic() + settings.SEXTANT_WORKER_PREVIEW_TIMEOUT
     while True:
         job.refresh_from_db(fields=["status", "outputs", "failure_reason"])
@@ -108,5 +105,9 @@ def worker_preview(
     outputs = job.outputs or {}
     if "error" in outputs:
         error = outputs["error"]
-        raise FlowError(error.get("message", "The preview failed."), node=error.get("node"))
-    return dict(outputs["preview"])
+        raise FlowError(
+            error.get("message", "The preview failed."),
+            node=error.get("node"),
+            field=error.get("field"),
+        )
+    return dict(outputs["result"])

@@ -323,6 +323,7 @@ def run_preview_job(ctx: JobContext) -> dict[str, Any]:
             "sources": paths,
             "sample": ctx.parameters["sample"],
             "limit": ctx.parameters.get("limit", 100),
+            "analysis": ctx.parameters.get("analysis"),
             "result": str(result),
         }
         (workdir / "spec.json").write_text(json.dumps(spec))
@@ -337,4 +338,4 @@ def run_preview_job(ctx: JobContext) -> dict[str, Any]:
             return {"error": message["error"]}
     if status != 0 or not result.exists():
         return {"error": {"node": None, "message": _failure(status, messages, stderr_tail)}}
-    return {"preview": json.loads(result.read_text())}
+    return {"result": json.loads(result.read_text())}

@@ -245,9 +245,15 @@ def processing_script_submit(
 
 
 def preview_job_submit(
-    *, flow: Flow, graph: FlowGraph, node: str, spec: SampleSpec, limit: int
+    *,
+    flow: Flow,
+    graph: FlowGraph,
+    node: str,
+    spec: SampleSpec,
+    limit: int,
+    analysis: dict[str, Any] | None = None,
 ) -> Job:
-    """A preview computed by a worker: for nodes that depend on custom code."""
+    """A preview (or an analysis) computed by a worker: for nodes that follow custom code."""
     return job_submit(
         project=flow.project,
         kind=PREVIEW_JOB_KIND,
@@ -269,6 +275,7 @@ def preview_job_submit(
                 "column": spec.column,
             },
             "limit": limit,
+            "analysis": analysis,
         },
         resources={"max_runtime_seconds": 120},
     )

@@ -373,3 +373,30 @@ def test_the_insights_report_recommends_a_transform_for_each_fixable_finding(
     graph["edges"].append(["n1", "fix"])
     saved = api(member).patch(f"/api/v1/flows/{flow['id']}/", {"graph": graph}, format="json")
     assert saved.status_code == 200, saved.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_node_after_custom_code_is_analysed_by_a_worker_too(
+    api, member, project, upload, csv_bytes
+):
+    dataset_id = upload(member, project, "people.csv", csv_bytes).json()["id"]
+    graph = {
+        "nodes": [
+            {"id": "s", "type": "source", "params": {"dataset": dataset_id}},
+            {"id": "c", "type": "custom_pandas", "params": {"code": "df['age2'] = df['age'] * 2"}},
+        ],
+        "edges": [["s", "c"]],
+    }
+    flow = create(api, member, project, graph).json()
+    url = f"/api/v1/flows/{flow['id']}/analyses/"
+    hist = api(member).post(
+        url, {"node": "c", "kind": "histogram", "params": {"column": "age2"}}, format="json"
+    )
+    assert hist.status_code == 200, hist.content
+    assert hist.json()["num_rows"] == 200 and hist.json()["figures"]
+    bad = api(member).post(
+        url, {"node": "c", "kind": "histogram", "params": {"column": "nope"}}, format="json"
+    )
+    assert bad.status_code == 400 and "nope" in bad.json()["error"]["message"]
+    assert bad.json()["error"]["field"] == "params"
+    assert Job.objects.filter(kind="wrangler.preview", status="Completed").count() == 2

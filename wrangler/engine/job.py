@@ -6,7 +6,8 @@ environment, because a flow may hold custom code. SPEC is a JSON file::
     {"graph": {...}, "target": "n5", "sources": {"n1": "/path/data.parquet"},
      "output": "/path/out.parquet", "states": "/path/states.json"}
 
-or, to preview a node on a sample of its sources (custom code is previewed this way)::
+or, to preview (or, with ``"analysis": {"kind", "params"}``, analyse) a node on a sample of
+its sources, as custom code is previewed::
 
     {"mode": "preview", "graph": {...}, "target": "n5", "sources": {...},
      "sample": {"mode": "first", "rows": 50000, "seed": 0, "column": ""}, "limit": 100,
@@ -29,7 +30,7 @@ import pyarrow.parquet as pq
 from wrangler.engine.contracts import FlowError, Node
 from wrangler.engine.execute import run_flow
 from wrangler.engine.graph import parse_flow
-from wrangler.engine.preview import preview_of
+from wrangler.engine.preview import analysis_of, preview_of
 from wrangler.engine.sample import SampleSpec, read_sample
 from wrangler.engine.stream import stream_flow
 
@@ -71,7 +72,14 @@ def preview(spec: dict[str, Any]) -> dict[str, Any]:
         return read_sample(spec["sources"][node.id], sample)
 
     frame, _ = run_flow(graph, spec["target"], load_source=load, allow_custom_code=True)
-    Path(spec["result"]).write_text(json.dumps(preview_of(frame, int(spec["limit"]))))
+    if spec.get("analysis"):
+        try:
+            result = analysis_of(frame, spec["analysis"]["kind"], spec["analysis"]["params"])
+        except ValueError as exc:
+            raise FlowError(str(exc), node=spec["target"], field="params")
+    else:
+        result = preview_of(frame, int(spec["limit"]))
+    Path(spec["result"]).write_text(json.dumps(result))
     return {"num_rows": len(frame)}
 
 

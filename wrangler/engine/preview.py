@@ -1,4 +1,4 @@
-"""What a preview shows of a frame: the first rows, the schema and a summary per column."""
+"""What a preview shows of a frame (rows, schema, column summaries), and its analyses."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from wrangler.engine.analyses import run_analysis
+from wrangler.engine.insights import insights_report
 
 PREVIEW_ROWS = 100
 HIST_BINS = 20
@@ -55,3 +58,22 @@ def preview_of(frame: pd.DataFrame, limit: int = PREVIEW_ROWS) -> dict[str, Any]
     out["num_rows"] = len(frame)
     out["summary"] = {str(c): column_summary(frame[c]) for c in frame.columns}
     return out
+
+
+def analysis_of(frame: pd.DataFrame, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """An analysis, or with ``kind="insights"`` the insights report; ValueError if bad."""
+    if kind == "insights":
+        params = dict(params)
+        report = insights_report(
+            frame,
+            target=params.pop("target", None) or None,
+            problem=params.pop("problem", "auto"),
+            seed=params.pop("seed", 0),
+            model=params.pop("model", True),
+        )
+        if params:
+            raise ValueError(f"The insights report has no parameter {sorted(params)[0]!r}.")
+        return {"kind": "insights", "report": report, "num_rows": len(frame)}
+    result = run_analysis(frame, kind, params)
+    result["num_rows"] = len(frame)
+    return result
