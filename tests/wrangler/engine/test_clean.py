@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.wrangler.engine.helpers import run, values
 from wrangler.engine.contracts import ParamError
 from wrangler.engine.params import FILTER_OPS, check_params
 from wrangler.engine.registry import get_transform
@@ -15,22 +16,10 @@ from wrangler.engine.registry import get_transform
 pytestmark = pytest.mark.filterwarnings("error")
 
 
-def run(type_name: str, df: pd.DataFrame, state: dict[str, Any] | None = None, **params: Any):
-    """The transform as a flow runs it: parameters checked and defaulted first."""
-    defn = get_transform(type_name)
-    assert defn is not None
-    return defn.func(df, state=state, **check_params(defn, params))
-
-
 def stored(state: dict[str, Any]) -> dict[str, Any]:
     """The state as it comes back from storage; fails on NaN or numpy scalars."""
     loaded: dict[str, Any] = json.loads(json.dumps(state, allow_nan=False))
     return loaded
-
-
-def values(series: pd.Series) -> list[Any]:
-    """The column's values with every kind of null (NaN, NA, NaT) as None."""
-    return [None if pd.isna(v) else v for v in series.tolist()]
 
 
 def frame() -> pd.DataFrame:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.wrangler.engine.helpers import values
 from wrangler.engine.params import check_params
 from wrangler.engine.registry import get_transform
 
@@ -29,11 +30,6 @@ def run(df: pd.DataFrame, expression: str, new_column: str = "r") -> pd.DataFram
     out, state = defn.func(df, state=None, **params)
     assert state == {}
     return out
-
-
-def values(series: pd.Series) -> list[Any]:
-    """The column's values with every kind of null (NaN, NA, NaT) as None."""
-    return [None if pd.isna(v) else v for v in series.tolist()]
 
 
 def frame() -> pd.DataFrame:

@@ -7,22 +7,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from wrangler.engine.params import check_params
+from tests.wrangler.engine.helpers import run, values
 from wrangler.engine.registry import get_transform
 
 pytestmark = pytest.mark.filterwarnings("error")
-
-
-def run(type_name: str, df: pd.DataFrame, state: dict[str, Any] | None = None, **params: Any):
-    """The transform as a flow runs it: parameters checked and defaulted first."""
-    defn = get_transform(type_name)
-    assert defn is not None
-    return defn.func(df, state=state, **check_params(defn, params))
-
-
-def values(series: pd.Series) -> list[Any]:
-    """The column's values with every kind of null (NaN, NA, NaT) as None."""
-    return [None if pd.isna(v) else v for v in series.tolist()]
 
 
 def frame() -> pd.DataFrame:
