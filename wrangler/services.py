@@ -76,7 +76,21 @@ def flow_create(
     graph: Any = None,
     description: str = "",
     sample: Any = None,
+    source_dataset: int | None = None,
 ) -> Flow:
+    """A new flow: the graph given, or one source node reading ``source_dataset``, or empty."""
+    if graph is None and source_dataset is not None:
+        graph = {
+            "nodes": [
+                {
+                    "id": "source-1",
+                    "type": "source",
+                    "params": {"dataset": source_dataset},
+                    "position": {"x": 80, "y": 120},
+                }
+            ],
+            "edges": [],
+        }
     graph = graph if graph is not None else empty_graph()
     check_flow(project=project, graph=graph)
     flow = Flow.objects.create(

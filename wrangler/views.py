@@ -13,7 +13,6 @@ from studio import selectors as studio_selectors
 from studio.choices import DatasetStatus
 from studio.errors import ServiceError
 from studio.models import Project
-from studio.models.projects import WRITE_ROLES
 from studio.navigation import current_project
 from studio.selectors import membership_of
 from wrangler import selectors, services
@@ -32,7 +31,7 @@ def _project(request: HttpRequest, *, write: bool = False) -> Project | None:
 
 def _can_write(request: HttpRequest, project: Project) -> bool:
     membership = membership_of(request.user, project.pk)
-    return membership is not None and membership.role in WRITE_ROLES
+    return membership is not None and membership.can_write
 
 
 def _ready_datasets(request: HttpRequest, project: Project) -> list[dict[str, object]]:
@@ -62,22 +61,14 @@ def flow_list(request: HttpRequest) -> HttpResponse:
         project = _project(request, write=True)
         assert project is not None
         name = request.POST.get("name", "").strip()
-        graph = None
         dataset = request.POST.get("dataset", "")
-        if dataset.isdigit():
-            graph = {
-                "nodes": [
-                    {
-                        "id": "source-1",
-                        "type": "source",
-                        "params": {"dataset": int(dataset)},
-                        "position": {"x": 80, "y": 120},
-                    }
-                ],
-                "edges": [],
-            }
         try:
-            flow = services.flow_create(project=project, user=request.user, name=name, graph=graph)
+            flow = services.flow_create(
+                project=project,
+                user=request.user,
+                name=name,
+                source_dataset=int(dataset) if dataset.isdigit() else None,
+            )
         except ServiceError as exc:
             messages.error(request, exc.message)
         else:
