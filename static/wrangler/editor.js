@@ -680,7 +680,9 @@
       if (seq !== previewSeq) return;
       const ms = Math.round(performance.now() - started);
       const s = p.sample;
-      $("[data-drawer-meta]").textContent = `${p.num_rows.toLocaleString()} rows × ${p.columns.length} columns · sample: ${s.mode} ${s.rows.toLocaleString()} rows · ${ms} ms`;
+      const meta = $("[data-drawer-meta]");
+      meta.textContent = `${p.num_rows.toLocaleString()} rows × ${p.columns.length} columns · sample: ${s.mode} ${s.rows.toLocaleString()} rows · ${ms} ms`;
+      meta.title = `${n.id}: ${meta.textContent}`;
       body.textContent = "";
       body.appendChild(previewTable(p));
       if (errors[n.id]) { delete errors[n.id]; renderGraph(); renderInspector(); }
