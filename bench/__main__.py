@@ -12,7 +12,7 @@ from pathlib import Path
 from bench.report import machine
 from bench.stack import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, backend_named
 
-BENCHMARKS = ("ingest", "dispatch", "pages", "previews", "flow", "insights")
+BENCHMARKS = ("ingest", "dispatch", "pages", "previews", "flow", "scale", "insights")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -110,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import flow_run
 
             flow_run.run(scratch=scratch, rows=args.flow_rows, out=out, machine=info)
+        if "scale" in selected:
+            from bench import flow_scale
+
+            flow_scale.run(scratch=scratch, rows=args.flow_rows, out=out, machine=info)
         if "insights" in selected:
             from bench import insights
 

@@ -281,6 +281,9 @@ SEXTANT_MAX_UPLOAD_BYTES = env_int("SEXTANT_MAX_UPLOAD_BYTES", 20 * 1024**3)
 # Processing jobs (flows, user scripts) run in a subprocess with these limits.
 SEXTANT_PROCESSING_MEMORY_MB = env_int("SEXTANT_PROCESSING_MEMORY_MB", 8192)
 SEXTANT_PROCESSING_TIMEOUT = env_int("SEXTANT_PROCESSING_TIMEOUT", 6 * 3600)
+# Whole-table steps of processing jobs run on Dask: this scheduler, or a LocalCluster in the
+# job's process when empty. Its workers must mount the job folders at the same path.
+DASK_SCHEDULER_ADDRESS = os.environ.get("DASK_SCHEDULER_ADDRESS", "")
 # How long the editor waits for a worker to preview a node that depends on custom code.
 SEXTANT_WORKER_PREVIEW_TIMEOUT = env_int("SEXTANT_WORKER_PREVIEW_TIMEOUT", 60)
 

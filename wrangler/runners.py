@@ -188,6 +188,11 @@ def run_flow_job(ctx: JobContext) -> dict[str, Any]:
             "sources": paths,
             "output": str(output),
             "states": str(states),
+            "dask": {
+                "address": settings.DASK_SCHEDULER_ADDRESS,
+                # Beyond half the job's memory the local cluster spills to its folder.
+                "memory_bytes": int(settings.SEXTANT_PROCESSING_MEMORY_MB) * 1024 * 1024 // 2,
+            },
         }
         (workdir / "spec.json").write_text(json.dumps(spec))
         max_runtime = ctx.max_runtime or float(settings.SEXTANT_PROCESSING_TIMEOUT)

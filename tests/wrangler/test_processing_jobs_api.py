@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
+from studio import storage
 from studio.models import Dataset, Job
+from wrangler.engine import parse_flow, run_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +109,49 @@ def test_a_flow_runs_as_a_processing_job(api, member, project, dataset, on_commi
     job = Job.objects.get(pk=response.json()["id"])
     assert job.status == "Completed", job.failure_reason
     assert Dataset.objects.get(pk=job.outputs["dataset"]).num_rows == 180
+
+
+def test_whole_table_steps_of_a_flow_job_run_on_dask(api, member, project, dataset, on_commit):
+    graph = {
+        "nodes": [
+            {"id": "s", "type": "source", "params": {"dataset": dataset.pk}},
+            {"id": "f", "type": "fill_missing", "params": {"columns": ["age"], "strategy": "mean"}},
+            {"id": "o", "type": "sort", "params": {"columns": ["age"], "ascending": False}},
+            {
+                "id": "g",
+                "type": "group_by",
+                "params": {
+                    "by": ["city"],
+                    "aggregations": [
+                        {"column": "age", "func": "median", "as": "median_age"},
+                        {"column": "id", "func": "first", "as": "oldest"},
+                    ],
+                },
+            },
+        ],
+        "edges": [["s", "f"], ["f", "o"], ["o", "g"]],
+    }
+    flow = (
+        api(member)
+        .post("/api/v1/flows/", {"project": project.pk, "name": "f", "graph": graph}, format="json")
+        .json()
+    )
+    with on_commit(execute=True):
+        response = submit(api, member, project, flow=flow["id"], node="g", output_name="cities")
+    job = Job.objects.get(pk=response.json()["id"])
+    assert job.status == "Completed", job.failure_reason
+    logs = [line.message for line in job.logs.all()]
+    assert "Starting Dask on a local cluster." in logs
+    assert any(m.startswith("o (sort): 200 rows, on Dask") for m in logs), logs
+    assert any(m.startswith("g (group_by): 3 rows, on Dask") for m in logs), logs
+    out = Dataset.objects.get(pk=job.outputs["dataset"])
+    with storage.open_local(out.data_key) as path:
+        got = pd.read_parquet(path)
+    with storage.open_local(dataset.data_key) as path:
+        source = pd.read_parquet(path)
+    expected, _ = run_flow(parse_flow(graph), "g", load_source=lambda node: source)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["city"].tolist() == ["Lyon", "Nice", "Paris"]
 
 
 def test_strangers_and_viewers_cannot_run_or_see_processing_jobs(

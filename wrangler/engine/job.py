@@ -4,7 +4,11 @@ A worker starts it in a subprocess with a memory limit, a time limit and a scrub
 environment, because a flow may hold custom code. SPEC is a JSON file::
 
     {"graph": {...}, "target": "n5", "sources": {"n1": "/path/data.parquet"},
-     "output": "/path/out.parquet", "states": "/path/states.json"}
+     "output": "/path/out.parquet", "states": "/path/states.json",
+     "dask": {"address": "" or "tcp://scheduler:8786", "memory_bytes": 4294967296}}
+
+The whole-table steps that can run on Dask do (:mod:`wrangler.engine.scale`): on the
+scheduler at ``address``, or on a LocalCluster started in this process on first use.
 
 or, to preview (or, with ``"analysis": {"kind", "params"}``, analyse) a node on a sample of
 its sources, as custom code is previewed::
@@ -21,18 +25,23 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 
+from wrangler.engine import scale
 from wrangler.engine.contracts import FlowError, Node
 from wrangler.engine.execute import run_flow
 from wrangler.engine.graph import parse_flow
 from wrangler.engine.preview import analysis_of, preview_of
 from wrangler.engine.sample import SampleSpec, read_sample
 from wrangler.engine.stream import stream_flow
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 def emit(**message: Any) -> None:
@@ -51,15 +60,35 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         else:
             emit(progress=round(0.95 * progress, 4), message=message)
 
-    rows, states = stream_flow(
-        graph,
-        spec["target"],
-        sources={k: Path(v) for k, v in spec["sources"].items()},
-        output=output,
-        workdir=output.parent,
-        on_event=on_event,
-        allow_custom_code=True,
-    )
+    dask = spec.get("dask") or {}
+    with ExitStack() as stack:
+        client: list[Client] = []
+
+        def dask_client() -> Client:
+            if not client:
+                where = dask.get("address") or "a local cluster"
+                emit(message=f"Starting Dask on {where}.")
+                client.append(
+                    stack.enter_context(
+                        scale.dask_client(
+                            dask.get("address") or None,
+                            output.parent / "dask",
+                            memory_bytes=dask.get("memory_bytes"),
+                        )
+                    )
+                )
+            return client[0]
+
+        rows, states = stream_flow(
+            graph,
+            spec["target"],
+            sources={k: Path(v) for k, v in spec["sources"].items()},
+            output=output,
+            workdir=output.parent,
+            on_event=on_event,
+            allow_custom_code=True,
+            dask=dask_client,
+        )
     Path(spec["states"]).write_text(json.dumps(states, indent=2, default=str))
     return {"num_rows": rows, "num_columns": len(pq.read_schema(output))}
 

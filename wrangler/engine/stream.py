@@ -30,10 +30,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from wrangler.engine import scale
 from wrangler.engine.contracts import FlowError, FlowGraph, Node
 from wrangler.engine.execute import run_node
 from wrangler.engine.params import column_refs
+from wrangler.engine.parquet import Parts
 from wrangler.engine.registry import get_transform
+from wrangler.engine.scale import ClientFactory
 from wrangler.engine.transforms.formula import formula_columns
 
 BATCH_ROWS: Final = 262_144
@@ -68,58 +71,29 @@ class Step:
 
 @dataclass
 class Stage:
-    """A node's output: a Parquet file and the row-wise steps still to apply to it.
+    """A node's output: its Parquet file(s) and the row-wise steps still to apply to it.
 
     Steps are shared between the stages that include them, so a fit made for one stage is
     seen by every stage that follows it.
     """
 
-    path: Path
+    parts: Parts
     steps: list[Step] = field(default_factory=list)
 
     def then(self, step: Step) -> Stage:
-        return Stage(self.path, [*self.steps, step])
-
-
-def _pandas_types(schema: pa.Schema, meta: pq.FileMetaData) -> dict[str, str]:
-    """Columns a batch must be cast to match the whole table's conversion to pandas."""
-    nulls: dict[str, bool] = {}
-    for rg in range(meta.num_row_groups):
-        group = meta.row_group(rg)
-        for i in range(group.num_columns):
-            col = group.column(i)
-            stats = col.statistics
-            has = stats is None or not stats.has_null_count or stats.null_count > 0
-            name = col.path_in_schema.split(".")[0]
-            nulls[name] = nulls.get(name, False) or has
-    casts: dict[str, str] = {}
-    for f in schema:
-        if not nulls.get(f.name):
-            continue
-        if pa.types.is_integer(f.type):
-            casts[f.name] = "float64"
-        elif pa.types.is_boolean(f.type):
-            casts[f.name] = "object"
-    return casts
+        return Stage(self.parts, [*self.steps, step])
 
 
 def _source_batches(
-    path: Path, batch_rows: int, columns: list[str] | None = None
+    parts: Parts, batch_rows: int, columns: list[str] | None = None
 ) -> Iterator[pd.DataFrame]:
-    file = pq.ParquetFile(path)
-    casts = _pandas_types(file.schema_arrow, file.metadata)
-    for batch in file.iter_batches(batch_size=batch_rows, columns=columns):
-        frame = batch.to_pandas()
-        for name, dtype in casts.items():
-            if name in frame.columns and frame[name].dtype != dtype:
-                frame[name] = frame[name].astype(dtype)
-        yield frame
+    return parts.batches(batch_rows, columns)
 
 
 def read_batches(stage: Stage, *, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
     """The stage's output, batch by batch, with its steps applied (all fitted by now)."""
     assert not any(step.pending for step in stage.steps), "resolve the stage's fits first"
-    for frame in _source_batches(stage.path, batch_rows):
+    for frame in _source_batches(stage.parts, batch_rows):
         for step in stage.steps:
             frame, _ = run_node(step.node, [frame], step.state)
         yield frame
@@ -127,7 +101,7 @@ def read_batches(stage: Stage, *, batch_rows: int = BATCH_ROWS) -> Iterator[pd.D
 
 def read_whole(stage: Stage) -> pd.DataFrame:
     if not stage.steps:
-        return pq.read_table(stage.path).to_pandas()
+        return stage.parts.read()
     parts = list(read_batches(stage))
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
@@ -146,7 +120,7 @@ def write_stage(stage: Stage, dest: Path, *, batch_rows: int = BATCH_ROWS) -> in
             writer.write_table(table)
             rows += table.num_rows
         if writer is None:  # no batch at all: an empty file with the source's columns
-            pq.write_table(pq.read_schema(stage.path).empty_table(), dest)
+            pq.write_table(stage.parts.schema.empty_table(), dest)
     finally:
         if writer is not None:
             writer.close()
@@ -176,7 +150,7 @@ def _reads(node: Node) -> set[str] | None:
 def _probe_changes(stage: Stage, rows: int = 200) -> dict[int, set[str]] | None:
     """Columns each step adds or removes, seen on the first rows (None: unknown)."""
     try:
-        frame = next(_source_batches(stage.path, rows))
+        frame = next(_source_batches(stage.parts, rows))
         changes: dict[int, set[str]] = {}
         for step in stage.steps:
             before = set(frame.columns)
@@ -278,7 +252,7 @@ def _pass_plan(
             needed = (needed - changes[id(step)]) | reads
             kept.append(step)
     kept.reverse()
-    source = pq.read_schema(stage.path).names
+    source = stage.parts.names
     return kept, [c for c in source if c in needed]
 
 
@@ -290,7 +264,7 @@ def _fit_pass(
     last = max(i for i, step in enumerate(stage.steps) if id(step) in members)
     plan, columns_read = _pass_plan(stage, group, last, changes)
     parts: dict[int, list[pd.DataFrame]] = {id(step): [] for step in group}
-    for frame in _source_batches(stage.path, batch_rows, columns_read):
+    for frame in _source_batches(stage.parts, batch_rows, columns_read):
         for step in plan:
             if id(step) in members:
                 columns = _fit_columns(step.node)
@@ -344,6 +318,36 @@ def resolve(
             )
 
 
+def _on_dask(
+    node: Node,
+    inputs: list[Stage],
+    states: dict[str, dict[str, Any]],
+    say: OnEvent,
+    dask: ClientFactory,
+    dest: Path,
+    batch_rows: int,
+) -> Stage | None:
+    """The node's output computed on Dask into part files under ``dest``; None where its
+    columns are of a kind the Dask path does not handle (it then runs in memory)."""
+    paths = []
+    for j, stage in enumerate(inputs):
+        resolve(stage, states, say, batch_rows=batch_rows)
+        if stage.steps:  # apply the row-wise steps once, batch by batch, for Dask to read
+            path = dest.with_name(f"{dest.name}-input-{j}.parquet")
+            write_stage(stage, path, batch_rows=batch_rows)
+            stage = Stage(Parts(path))
+            inputs[j] = stage
+        paths.append(stage.parts.path)
+    client = dask()  # first: the frames are built under the client's Dask settings
+    try:
+        frame = scale.run_on_dask(node, [scale.frame_of(p) for p in paths])
+    except scale.NotOnDask as exc:
+        say(f"{node.id} ({node.type}): column {exc} is of a type Dask cannot order here.", None)
+        return None
+    scale.write(node, frame, client, dest)
+    return Stage(Parts(dest))
+
+
 def stream_flow(
     graph: FlowGraph,
     target: str,
@@ -354,10 +358,13 @@ def stream_flow(
     on_event: OnEvent | None = None,
     batch_rows: int = BATCH_ROWS,
     allow_custom_code: bool = False,
+    dask: ClientFactory | None = None,
 ) -> tuple[int, dict[str, dict[str, Any]]]:
     """Write ``target``'s output to ``output``; returns its row count and the fitted states.
 
-    Custom code runs only where the caller says it may: a worker's subprocess.
+    Custom code runs only where the caller says it may: a worker's subprocess. With a
+    ``dask`` client factory, the whole-table steps that can (:func:`scale.on_dask`) run on
+    Dask, out of core; without one they run whole in memory.
     """
     say = on_event or (lambda message, progress: None)
     needed = graph.ancestors(target)
@@ -371,7 +378,7 @@ def stream_flow(
         node = graph.nodes[node_id]
         progress = 0.9 * i / max(1, len(needed))
         if node.type == "source":
-            stages[node_id] = Stage(Path(sources[node_id]))
+            stages[node_id] = Stage(Parts(Path(sources[node_id])))
             continue
         defn = get_transform(node.type)
         assert defn is not None
@@ -384,6 +391,18 @@ def stream_flow(
             # Fitted later, with the other pending fits a pass can make together.
             stages[node_id] = inputs[0].then(Step(node, pending=True))
             say(f"{node_id} ({node.type}): row by row, once fitted.", progress)
+        elif (
+            dask is not None
+            and scale.on_dask(node)
+            and (
+                dask_stage := _on_dask(
+                    node, inputs, states, say, dask, workdir / f"stage-{i}", batch_rows
+                )
+            )
+        ):
+            stages[node_id] = dask_stage
+            rows = dask_stage.parts.num_rows
+            say(f"{node_id} ({node.type}): {rows:,} rows, on Dask.", progress)
         else:
             for stage in inputs:
                 resolve(stage, states, say, batch_rows=batch_rows)
@@ -393,7 +412,7 @@ def stream_flow(
                 states[node_id] = state
             path = workdir / f"stage-{i}.parquet"
             pq.write_table(pa.Table.from_pandas(out, preserve_index=False), path)
-            stages[node_id] = Stage(path)
+            stages[node_id] = Stage(Parts(path))
             say(f"{node_id} ({node.type}): {len(out):,} rows, whole in memory.", progress)
             del frames, out
     resolve(stages[target], states, say, batch_rows=batch_rows)

@@ -1,0 +1,250 @@
+"""Whole-table steps on Dask give exactly what the pandas transforms give on the whole table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from wrangler.engine import parse_flow, run_flow, scale
+from wrangler.engine.contracts import FlowError
+from wrangler.engine.stream import stream_flow
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with scale.dask_client(None, tmp_path_factory.mktemp("dask")) as client:
+        yield client
+
+
+@pytest.fixture
+def client(cluster):
+    """The cluster's client, handed out as a job does: started when first asked for, so the
+    steps must not build their frames before (they would miss its Dask settings)."""
+    import dask
+
+    with dask.config.set({"dataframe.convert-string": True}):
+        yield cluster
+
+
+def people(rows: int, seed: int = 0) -> pd.DataFrame:
+    """Keys with gaps, ties, unicode and repeats; a value column with gaps."""
+    rng = np.random.default_rng(seed)
+    key = rng.integers(0, 12, rows).astype("float64")
+    key[rng.random(rows) < 0.1] = np.nan
+    city = rng.choice(np.array(["Zürich", "Oslo", "東京", "Lima", None], dtype=object), rows)
+    value = rng.normal(0, 1, rows).round(3)
+    value[rng.random(rows) < 0.1] = np.nan
+    return pd.DataFrame(
+        {
+            "id": np.arange(rows, dtype="int64"),
+            "key": key,
+            "city": pd.Series(city, dtype="str"),
+            "flag": rng.integers(0, 2, rows).astype("int64"),
+            "value": value,
+        }
+    )
+
+
+def lookup(rows: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    key = rng.integers(0, 15, rows).astype("float64")
+    key[rng.random(rows) < 0.1] = np.nan
+    return pd.DataFrame(
+        {
+            "key": key,
+            "label": pd.Series([f"ℓ{i % 7}" for i in range(rows)], dtype="str"),
+            "value": rng.integers(0, 1000, rows).astype("int64"),
+        }
+    )
+
+
+def write(frame: pd.DataFrame, path, row_group_size: int = 53):
+    """As a dataset is stored: Parquet without pandas' metadata, in several row groups."""
+    table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    pq.write_table(table, path, row_group_size=row_group_size)
+    return path
+
+
+NODES = [
+    ("sort", {"columns": ["key"]}),
+    ("sort", {"columns": ["key", "city"], "ascending": False, "nulls": "first"}),
+    ("sort", {"columns": ["city", "value"], "nulls": "last"}),
+    (
+        "group_by",
+        {
+            "by": ["key"],
+            "aggregations": [
+                {"column": "value", "func": f, "as": f"value_{f}"}
+                for f in ("count", "sum", "mean", "median", "min", "max", "std", "var")
+            ],
+        },
+    ),
+    (
+        "group_by",
+        {
+            "by": ["city", "flag"],
+            "aggregations": [
+                {"column": "value", "func": "first", "as": "first"},
+                {"column": "value", "func": "last", "as": "last"},
+                {"column": "key", "func": "nunique", "as": "keys"},
+                {"column": "id", "func": "sum", "as": "ids"},
+            ],
+        },
+    ),
+    ("deduplicate", {"columns": ["key", "city"]}),
+    ("deduplicate", {"columns": ["city"], "keep": "last"}),
+    ("deduplicate", {}),
+]
+JOINS = [
+    {"how": h, "left_on": ["key"], "right_on": ["key"]}
+    for h in ("inner", "left", "right", "outer", "left_semi", "left_anti")
+] + [
+    {"how": "outer", "left_on": ["flag"], "right_on": ["value"], "suffix": "_r"},
+    {"how": "left", "left_on": ["key", "flag"], "right_on": ["key", "value"]},
+]
+
+
+def one_node(kind, params, *, two=False):
+    nodes = [{"id": "a", "type": "source", "params": {"dataset": 1}}]
+    edges = [["a", "t"]]
+    if two:
+        nodes.append({"id": "b", "type": "source", "params": {"dataset": 2}})
+        edges.append(["b", "t"])
+    nodes.append({"id": "t", "type": kind, "params": params})
+    return parse_flow({"nodes": nodes, "edges": edges})
+
+
+def compare(graph, paths, tmp_path, client, target="t", *, exact=True):
+    """Run the graph whole in pandas and streamed with Dask; assert the outputs are equal.
+
+    Not ``exact``: aggregates may differ in the last bit, where pandas sums a partition
+    that holds a single group by another code path than the whole table's.
+    """
+    expected, _ = run_flow(
+        graph, target, load_source=lambda n: pq.read_table(paths[n.params["dataset"]]).to_pandas()
+    )
+    out, events = tmp_path / "out.parquet", []
+    rows, _ = stream_flow(
+        graph,
+        target,
+        sources={n.id: paths[n.params["dataset"]] for n in graph.sources(target)},
+        output=out,
+        workdir=tmp_path,
+        batch_rows=41,
+        on_event=lambda m, p: events.append(m),
+        dask=lambda: client,
+    )
+    got = pq.read_table(out).to_pandas()
+    assert rows == len(expected)
+    written = pa.Table.from_pandas(expected, preserve_index=False).to_pandas()
+    if exact:
+        pd.testing.assert_frame_equal(got, written, check_exact=True)
+    else:
+        pd.testing.assert_frame_equal(got, written, check_exact=False, rtol=1e-12, atol=0)
+    return events
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"), NODES, ids=[f"{k}-{i}" for i, (k, _) in enumerate(NODES)]
+)
+@pytest.mark.parametrize("rows", [0, 1, 700])
+def test_whole_table_steps_on_dask_equal_pandas(kind, params, rows, client, tmp_path):
+    paths = {1: write(people(rows), tmp_path / "people.parquet")}
+    events = compare(one_node(kind, params), paths, tmp_path, client, exact=kind != "group_by")
+    assert any("on Dask" in e for e in events)
+
+
+@pytest.mark.parametrize("params", JOINS, ids=[f"{p['how']}-{i}" for i, p in enumerate(JOINS)])
+@pytest.mark.parametrize(
+    ("left_rows", "right_rows", "right_group"),
+    [(0, 30, 37), (1, 1, 37), (600, 250, 37), (600, 30, 37)],
+    ids=["empty-left", "one-row", "shuffled", "right-in-one-group"],
+)
+def test_joins_on_dask_keep_pandas_order(
+    params, left_rows, right_rows, right_group, client, tmp_path
+):
+    paths = {
+        1: write(people(left_rows), tmp_path / "people.parquet"),
+        2: write(lookup(right_rows), tmp_path / "lookup.parquet", row_group_size=right_group),
+    }
+    events = compare(one_node("join", params, two=True), paths, tmp_path, client)
+    assert any("on Dask" in e for e in events)
+
+
+def test_row_wise_steps_before_and_after_a_dask_step(client, tmp_path):
+    """Steps feeding a Dask node are applied first; those after it stream over its parts."""
+    paths = {1: write(people(900), tmp_path / "people.parquet")}
+    graph = parse_flow(
+        {
+            "nodes": [
+                {"id": "a", "type": "source", "params": {"dataset": 1}},
+                {
+                    "id": "f",
+                    "type": "fill_missing",
+                    "params": {"columns": ["value"], "strategy": "median"},
+                },
+                {"id": "s", "type": "sort", "params": {"columns": ["value", "id"]}},
+                {
+                    "id": "g",
+                    "type": "group_by",
+                    "params": {
+                        "by": ["city"],
+                        "aggregations": [{"column": "value", "func": "sum", "as": "total"}],
+                    },
+                },
+                {"id": "x", "type": "standard_scale", "params": {"columns": ["total"]}},
+            ],
+            "edges": [["a", "f"], ["f", "s"], ["s", "g"], ["g", "x"]],
+        }
+    )
+    events = compare(graph, paths, tmp_path, client, target="x", exact=False)
+    assert sum("on Dask" in e for e in events) == 2
+    # The sort's output is kept as one part file per partition.
+    assert len(list((tmp_path / "stage-2").glob("*.parquet"))) > 1
+
+
+def test_a_bad_parameter_names_the_node_before_any_work(client, tmp_path):
+    paths = {1: write(people(50), tmp_path / "people.parquet")}
+    graph = one_node("sort", {"columns": ["nope"]})
+    with pytest.raises(FlowError) as caught:
+        stream_flow(
+            graph,
+            "t",
+            sources={"a": paths[1]},
+            output=tmp_path / "out.parquet",
+            workdir=tmp_path,
+            dask=lambda: client,
+        )
+    assert caught.value.node == "t"
+    assert "nope" in caught.value.message
+
+
+def test_on_dask_covers_the_whole_table_steps_but_cross_joins():
+    graph = one_node("join", {"how": "cross"}, two=True)
+    assert not scale.on_dask(graph.nodes["t"])
+    for kind, params in NODES:
+        assert scale.on_dask(one_node(kind, params).nodes["t"])
+    pivot = {"index": ["city"], "columns": "flag", "values": "value"}
+    assert not scale.on_dask(one_node("pivot", pivot).nodes["t"])
+
+
+def test_a_step_that_fails_names_its_node(client, tmp_path):
+    paths = {1: write(people(300), tmp_path / "people.parquet")}
+    graph = one_node(
+        "group_by",
+        {"by": ["key"], "aggregations": [{"column": "city", "func": "mean", "as": "m"}]},
+    )
+    with pytest.raises(FlowError) as caught:
+        stream_flow(
+            graph,
+            "t",
+            sources={"a": paths[1]},
+            output=tmp_path / "out.parquet",
+            workdir=tmp_path,
+            dask=lambda: client,
+        )
+    assert caught.value.node == "t"
+    assert caught.value.message.startswith("Group by:")

@@ -1,0 +1,313 @@
+"""Whole-table steps of a processing job on Dask: sort, group by, remove duplicates, join.
+
+A processing job streams row-wise steps batch by batch (:mod:`wrangler.engine.stream`).
+The steps here must see all rows at once, so they run on Dask over the Parquet row groups
+of their input, one partition per row group, and write one part file per partition:
+
+- ``sort``: Dask's distributed sort on the chosen columns, then on the row's position, so
+  ties keep their order as pandas' stable sort keeps them.
+- ``group_by``: a shuffle on the key columns puts every group in one partition; the pandas
+  transform aggregates each partition's rows in their original order (so sums come out to
+  the last bit as pandas gives them), then the groups are sorted on their keys.
+- ``deduplicate``: a shuffle on the compared columns; the pandas transform keeps the first
+  (or last) of each set in a partition; a sort on the row's position restores the order.
+- ``join`` (all but ``cross``): Dask's hash join, then a sort that gives pandas' order:
+  the left rows' order (inner, left), the right's (right), the keys' (outer). Semi and
+  anti joins match the left rows against the right's distinct keys.
+
+Every output equals the pandas transform's on the whole table, with no partition larger
+than a row group and the key columns' share of the data. By default the work runs on a
+``LocalCluster`` inside the job's process (threads: a Celery worker's children cannot fork
+workers of their own); with ``DASK_SCHEDULER_ADDRESS`` it runs on that cluster, whose
+workers must see the job's folder at the same path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+import pandas as pd
+
+from wrangler.engine.contracts import FlowError, Node
+from wrangler.engine.execute import run_node
+from wrangler.engine.parquet import Parts
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+    from distributed import Client
+
+ROW: Final = "_sextant_row"
+LEFT_ROW: Final = "_sextant_left_row"
+RIGHT_ROW: Final = "_sextant_right_row"
+KEY: Final = "_sextant_key_{}"
+
+#: Dask settings the frames are built and computed under, whatever the process set.
+SETTINGS: Final = {"dataframe.convert-string": False}  # keep pandas' own string dtype
+
+#: How a processing job gets its Dask client: started on first use, closed with the job.
+ClientFactory = Callable[[], "Client"]
+
+
+def on_dask(node: Node) -> bool:
+    """Whether a processing job runs this node on Dask."""
+    if node.type == "join":
+        return str(node.params.get("how", "inner")) != "cross"
+    return node.type in ("sort", "group_by", "deduplicate")
+
+
+@contextmanager
+def dask_client(
+    address: str | None, workdir: Path, *, memory_bytes: int | None = None
+) -> Iterator[Client]:
+    """A client of the cluster at ``address``, or of a LocalCluster in this process.
+
+    The local cluster runs one worker with a thread per core, spills to ``workdir`` beyond
+    ``memory_bytes``, and shuffles through files there.
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # no chatter in job logs
+    config = {**SETTINGS, "temporary-directory": str(workdir)}
+    with dask.config.set(config):
+        if address:
+            with Client(address, set_as_default=False) as client:
+                yield client
+            return
+        with (
+            LocalCluster(
+                n_workers=1,
+                threads_per_worker=os.cpu_count() or 1,
+                processes=False,
+                dashboard_address=None,
+                local_directory=str(workdir),
+                memory_limit=memory_bytes or "auto",
+            ) as cluster,
+            Client(cluster, set_as_default=False) as client,
+        ):
+            yield client
+
+
+def _read_group(group: tuple[int, int, int], path: str) -> pd.DataFrame:
+    file, rg, start = group
+    frame = Parts(Path(path)).row_group(file, rg)
+    frame[ROW] = np.arange(start, start + len(frame), dtype="int64")
+    return frame
+
+
+def frame_of(path: Path) -> dd.DataFrame:
+    """A step's Parquet output as a Dask frame, a partition per row group, with each row's
+    position in :data:`ROW`."""
+    import dask
+    import dask.dataframe as dd
+
+    parts = Parts(path)
+    meta = parts.empty().assign(**{ROW: np.array([], dtype="int64")})
+    groups = parts.row_groups()
+    with dask.config.set(SETTINGS):
+        if not groups:
+            return dd.from_pandas(meta, npartitions=1)
+        return dd.from_map(_read_group, groups, path=str(path), meta=meta, enforce_metadata=False)
+
+
+def _meta(node: Node, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The node's output on empty inputs: its columns, and a check of its parameters."""
+    out, _ = run_node(node, frames, None)
+    return out
+
+
+def _group_partition(frame: pd.DataFrame, node: Node) -> pd.DataFrame:
+    """The pandas group-by over one partition's rows, taken in their original order."""
+    out, _ = run_node(node, [frame.sort_values(ROW, kind="stable").drop(columns=ROW)], None)
+    return out
+
+
+class NotOnDask(Exception):
+    """The node's columns are of a kind the Dask path does not order; run it in memory."""
+
+
+#: Sorts after every string a column can reasonably hold (the highest code point, repeated).
+HIGHEST_TEXT: Final = "\U0010ffff" * 8
+
+
+def _sorted(
+    frame: dd.DataFrame, columns: list[str], *, ascending: bool, nulls: str, then: list[str]
+) -> dd.DataFrame:
+    """``frame`` in pandas' stable order of ``columns`` (nulls first or last in each), ties
+    broken by the ``then`` columns, ascending.
+
+    Dask's sort cannot place nulls of a text column, so each column with gaps is sorted
+    through two helper columns without any: the value with its gaps filled by one that
+    sorts at the requested end, then whether it was a gap (a real value equal to the fill
+    comes first).
+    """
+    high = (nulls == "last") == ascending  # the fill must sort after every real value
+    helpers: dict[str, Any] = {}
+    order: list[str] = []
+    directions: list[bool] = []
+    for i, column in enumerate(columns):
+        dtype = frame._meta[column].dtype
+        series = frame[column]
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+            if not isinstance(dtype, np.dtype):
+                raise NotOnDask(column)  # nullable extension integers
+            order.append(column)
+            directions.append(ascending)
+            continue
+        if pd.api.types.is_float_dtype(dtype) and isinstance(dtype, np.dtype):
+            fill: Any = np.inf if high else -np.inf
+        elif pd.api.types.is_datetime64_dtype(dtype):
+            fill = pd.Timestamp.max if high else pd.Timestamp.min
+        elif isinstance(dtype, pd.StringDtype):
+            fill = HIGHEST_TEXT if high else ""
+        else:
+            raise NotOnDask(column)
+        value, gap = KEY.format(f"{i}_value"), KEY.format(f"{i}_gap")
+        helpers[value] = series.fillna(fill)
+        # 0 sorts first: a gap is 1 when gaps go last, 0 when they go first.
+        helpers[gap] = (series.isna() == (nulls == "last")).astype("int8")
+        order += [value, gap]
+        directions += [ascending, True]
+    keyed = frame.assign(**helpers) if helpers else frame
+    out = keyed.sort_values([*order, *then], ascending=[*directions, *[True] * len(then)])
+    return out.drop(columns=list(helpers)) if helpers else out
+
+
+def _sort(node: Node, frame: dd.DataFrame) -> dd.DataFrame:
+    _meta(node, [frame._meta.drop(columns=ROW)])
+    return _sorted(
+        frame,
+        list(node.params.get("columns") or []),
+        ascending=bool(node.params.get("ascending", True)),
+        nulls=str(node.params.get("nulls", "last")),
+        then=[ROW],
+    )
+
+
+def _group_by(node: Node, frame: dd.DataFrame) -> dd.DataFrame:
+    by = list(node.params.get("by") or [])
+    meta = _meta(node, [frame._meta.drop(columns=ROW)])
+    # Only the keys and the aggregated columns travel through the shuffle.
+    aggregated = [str(a.get("column")) for a in node.params.get("aggregations") or []]
+    frame = frame[list(dict.fromkeys([*by, *aggregated, ROW]))]
+    grouped = frame.shuffle(on=by).map_partitions(_group_partition, node, meta=meta)
+    return _sorted(grouped, by, ascending=True, nulls="last", then=[])
+
+
+def _deduplicate(node: Node, frame: dd.DataFrame) -> dd.DataFrame:
+    columns = list(node.params.get("columns") or [])
+    _meta(node, [frame._meta.drop(columns=ROW)])
+    subset = columns or [c for c in frame.columns if c != ROW]
+    # The row's position rides along as a column the comparison leaves out.
+    compare = replace(node, params={**node.params, "columns": subset})
+    meta, _ = run_node(compare, [frame._meta], None)
+    kept = frame.shuffle(on=subset).map_partitions(_dedupe_partition, compare, meta=meta)
+    return kept.sort_values(ROW)
+
+
+def _dedupe_partition(frame: pd.DataFrame, node: Node) -> pd.DataFrame:
+    out, _ = run_node(node, [frame.sort_values(ROW, kind="stable")], None)
+    return out
+
+
+def _join_partition(frame: pd.DataFrame, node: Node, right: pd.DataFrame) -> pd.DataFrame:
+    out, _ = run_node(node, [frame.drop(columns=ROW), right], None)
+    return out
+
+
+def _join(node: Node, left: dd.DataFrame, right: dd.DataFrame) -> dd.DataFrame:
+    how = str(node.params.get("how", "inner"))
+    left_on = list(node.params.get("left_on") or [])
+    right_on = list(node.params.get("right_on") or [])
+    suffix = str(node.params.get("suffix", "_right"))
+    meta = _meta(node, [left._meta.drop(columns=ROW), right._meta.drop(columns=ROW)])
+    if right.npartitions == 1 and how in ("inner", "left", "left_semi", "left_anti"):
+        # A right side of one row group is joined whole to each left partition, by the
+        # pandas transform itself: the left order is kept with no shuffle and no sort.
+        small = right.drop(columns=ROW).compute(scheduler="sync")
+        return left.map_partitions(_join_partition, node, small, meta=meta)
+    left = left.rename(columns={ROW: LEFT_ROW})
+    right = right.rename(columns={ROW: RIGHT_ROW})
+    if how in ("left_semi", "left_anti"):
+        keys = right[right_on].rename(columns=dict(zip(right_on, left_on, strict=True)))
+        keys = keys.drop_duplicates()
+        marked = left.merge(keys, on=left_on, how="left", indicator="_sextant_join")
+        found = marked["_sextant_join"] == "both"
+        kept = marked[found if how == "left_semi" else ~found].drop(columns="_sextant_join")
+        return kept.sort_values(LEFT_ROW).drop(columns=LEFT_ROW)
+    # Clashing right-hand names get their suffix before the merge, as pandas would name
+    # them, so Dask's merge never renames a column itself.
+    shared = {lk for lk, rk in zip(left_on, right_on, strict=True) if lk == rk}
+    renamed = {c: c + suffix for c in right.columns if c in left.columns and c not in shared}
+    right = right.rename(columns=renamed)
+    right_on = [renamed.get(c, c) for c in right_on]
+    out = left.merge(right, how=how, left_on=left_on, right_on=right_on)
+    rows = [LEFT_ROW, RIGHT_ROW]
+    if how in ("inner", "left"):
+        out = _sorted(out, [], ascending=True, nulls="last", then=rows)
+    elif how == "right":
+        out = _sorted(out, [], ascending=True, nulls="last", then=rows[::-1])
+    else:  # outer: by the keys (the left's, else the right's), then as inner
+        keys = {}
+        for i, (lk, rk) in enumerate(zip(left_on, right_on, strict=True)):
+            merged = lk == rk  # one column for both sides
+            keys[KEY.format(i)] = out[lk] if merged else out[lk].combine_first(out[rk])
+        out = _sorted(out.assign(**keys), list(keys), ascending=True, nulls="last", then=rows)
+        out = out.drop(columns=list(keys))
+    return out.drop(columns=rows)
+
+
+def run_on_dask(node: Node, frames: list[dd.DataFrame]) -> dd.DataFrame:
+    """The node over Dask frames (from :func:`frame_of`), lazily; errors name the node.
+
+    Raises :class:`NotOnDask` where a column's type is one the Dask path cannot order.
+    """
+    import dask
+
+    with dask.config.set(SETTINGS):
+        if node.type == "sort":
+            return _sort(node, frames[0])
+        if node.type == "group_by":
+            return _group_by(node, frames[0])
+        if node.type == "deduplicate":
+            return _deduplicate(node, frames[0])
+        if node.type == "join":
+            return _join(node, frames[0], frames[1])
+    raise FlowError(f"{node.type} does not run on Dask.", node=node.id)
+
+
+def write(node: Node, frame: dd.DataFrame, client: Client, dest: Path) -> int:
+    """Compute ``frame`` on ``client`` into part files under ``dest``; returns the rows."""
+    import dask
+
+    frame = frame.drop(columns=[c for c in frame.columns if c == ROW])
+    try:
+        with dask.config.set(SETTINGS):
+            frame.to_parquet(
+                str(dest),
+                write_index=False,
+                schema=None,  # a partition with a gap may type a column apart; read unifies
+                name_function=lambda i: f"part-{i:06d}.parquet",
+                write_metadata_file=False,
+                compute_kwargs={"scheduler": client},
+            )
+    except FlowError:
+        raise
+    except (ValueError, TypeError, KeyError, ArithmeticError, IndexError) as exc:
+        raise FlowError(f"{node.type}: {exc}", node=node.id) from exc
+    files = sorted(dest.glob("*.parquet"))
+    if not files:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        dest.mkdir(parents=True, exist_ok=True)
+        empty = pa.Table.from_pandas(frame._meta, preserve_index=False)
+        pq.write_table(empty, dest / "part-000000.parquet")
+    return Parts(dest).num_rows
