@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -47,9 +48,14 @@ ROW: Final = "_sextant_row"
 LEFT_ROW: Final = "_sextant_left_row"
 RIGHT_ROW: Final = "_sextant_right_row"
 KEY: Final = "_sextant_key_{}"
+ORDER: Final = "_sextant_order"  # a row's position, kept through a write
 
 #: Dask settings the frames are built and computed under, whatever the process set.
-SETTINGS: Final = {"dataframe.convert-string": False}  # keep pandas' own string dtype
+SETTINGS: Final = {
+    "dataframe.convert-string": False,  # keep pandas' own string dtype
+    # Distributed shuffles through the workers' disks, whichever client is the default.
+    "dataframe.shuffle.method": "p2p",
+}
 
 #: How a processing job gets its Dask client: started on first use, closed with the job.
 ClientFactory = Callable[[], "Client"]
@@ -69,7 +75,10 @@ def dask_client(
     """A client of the cluster at ``address``, or of a LocalCluster in this process.
 
     The local cluster runs one worker with a thread per core, spills to ``workdir`` beyond
-    ``memory_bytes``, and shuffles through files there.
+    ``memory_bytes``, and shuffles through files there. The client is not made the default
+    one: work is given to it by name, and a sort's boundaries, which Dask computes while
+    building the sort, are read from the sort's input on disk in this process (computing
+    them on an in-process scheduler from there deadlocks on Python 3.11).
     """
     import dask
     from distributed import Client, LocalCluster
@@ -117,6 +126,25 @@ def frame_of(path: Path) -> dd.DataFrame:
         return dd.from_map(_read_group, groups, path=str(path), meta=meta, enforce_metadata=False)
 
 
+#: A row's position, in frames numbered by :func:`positions`: its partition's number in the
+#: high bits, its place in the partition in the low ones (so it grows in row order).
+PARTITION_SHIFT: Final = 40
+
+
+def _number(frame: pd.DataFrame, partition_info: dict[str, Any] | None = None) -> pd.DataFrame:
+    number = int(partition_info["number"]) if partition_info else 0
+    start = number << PARTITION_SHIFT
+    return frame.assign(**{ROW: np.arange(start, start + len(frame), dtype="int64")})
+
+
+def positions(frame: dd.DataFrame) -> dd.DataFrame:
+    """A Dask step's output numbered in :data:`ROW` for the next step, with no pass over it."""
+    if ROW in frame.columns:
+        frame = frame.drop(columns=ROW)
+    meta = frame._meta.assign(**{ROW: np.array([], dtype="int64")})
+    return frame.map_partitions(_number, meta=meta)
+
+
 def _meta(node: Node, frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The node's output on empty inputs: its columns, and a check of its parameters."""
     out, _ = run_node(node, frames, None)
@@ -137,8 +165,24 @@ class NotOnDask(Exception):
 HIGHEST_TEXT: Final = "\U0010ffff" * 8
 
 
+def _orderable(meta: pd.DataFrame, columns: list[str]) -> None:
+    """Raise :class:`NotOnDask` unless :func:`_sorted` can order these columns."""
+    for column in columns:
+        dtype = meta[column].dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "biufM":
+            continue
+        if isinstance(dtype, pd.StringDtype):
+            continue
+        raise NotOnDask(column)
+
+
 def _sorted(
-    frame: dd.DataFrame, columns: list[str], *, ascending: bool, nulls: str, then: list[str]
+    frame: dd.DataFrame,
+    columns: list[str],
+    *,
+    ascending: bool,
+    nulls: str,
+    then: list[str] | None = None,
 ) -> dd.DataFrame:
     """``frame`` in pandas' stable order of ``columns`` (nulls first or last in each), ties
     broken by the ``then`` columns, ascending.
@@ -148,6 +192,8 @@ def _sorted(
     sorts at the requested end, then whether it was a gap (a real value equal to the fill
     comes first).
     """
+    _orderable(frame._meta, columns)
+    then = then or []
     high = (nulls == "last") == ascending  # the fill must sort after every real value
     helpers: dict[str, Any] = {}
     order: list[str] = []
@@ -180,41 +226,62 @@ def _sorted(
     return out.drop(columns=list(helpers)) if helpers else out
 
 
-def _sort(node: Node, frame: dd.DataFrame) -> dd.DataFrame:
+@dataclass
+class Plan:
+    """A Dask step: its frame, and where its order needs a sort, that sort.
+
+    Dask computes a sort's boundaries from its input as it builds the sort, outside the
+    cluster; so a sort runs over input on disk: ``finish`` gets ``frame`` read back from
+    the part files it was written to, never ``frame`` itself with a shuffle still to run.
+    """
+
+    frame: dd.DataFrame
+    finish: Callable[[dd.DataFrame], dd.DataFrame] | None = None
+
+
+def _sort(node: Node, frame: dd.DataFrame) -> Plan:
     _meta(node, [frame._meta.drop(columns=ROW)])
-    return _sorted(
+    sorted_ = _sorted(
         frame,
         list(node.params.get("columns") or []),
         ascending=bool(node.params.get("ascending", True)),
         nulls=str(node.params.get("nulls", "last")),
         then=[ROW],
     )
+    return Plan(sorted_)
 
 
-def _group_by(node: Node, frame: dd.DataFrame) -> dd.DataFrame:
+def _group_by(node: Node, frame: dd.DataFrame) -> Plan:
     by = list(node.params.get("by") or [])
     meta = _meta(node, [frame._meta.drop(columns=ROW)])
+    _orderable(meta, by)
     # Only the keys and the aggregated columns travel through the shuffle.
     aggregated = [str(a.get("column")) for a in node.params.get("aggregations") or []]
     frame = frame[list(dict.fromkeys([*by, *aggregated, ROW]))]
     grouped = frame.shuffle(on=by).map_partitions(_group_partition, node, meta=meta)
-    return _sorted(grouped, by, ascending=True, nulls="last", then=[])
+    return Plan(grouped, lambda groups: _sorted(groups, by, ascending=True, nulls="last"))
 
 
-def _deduplicate(node: Node, frame: dd.DataFrame) -> dd.DataFrame:
+def _deduplicate(node: Node, frame: dd.DataFrame) -> Plan:
     columns = list(node.params.get("columns") or [])
     _meta(node, [frame._meta.drop(columns=ROW)])
     subset = columns or [c for c in frame.columns if c != ROW]
     # The row's position rides along as a column the comparison leaves out.
     compare = replace(node, params={**node.params, "columns": subset})
     meta, _ = run_node(compare, [frame._meta], None)
+    meta = meta.rename(columns={ROW: ORDER})
     kept = frame.shuffle(on=subset).map_partitions(_dedupe_partition, compare, meta=meta)
-    return kept.sort_values(ROW)
+    return Plan(
+        kept,
+        lambda rows: _sorted(rows, [], ascending=True, nulls="last", then=[ORDER]).drop(
+            columns=ORDER
+        ),
+    )
 
 
 def _dedupe_partition(frame: pd.DataFrame, node: Node) -> pd.DataFrame:
     out, _ = run_node(node, [frame.sort_values(ROW, kind="stable")], None)
-    return out
+    return out.rename(columns={ROW: ORDER})
 
 
 def _join_partition(frame: pd.DataFrame, node: Node, right: pd.DataFrame) -> pd.DataFrame:
@@ -222,7 +289,7 @@ def _join_partition(frame: pd.DataFrame, node: Node, right: pd.DataFrame) -> pd.
     return out
 
 
-def _join(node: Node, left: dd.DataFrame, right: dd.DataFrame) -> dd.DataFrame:
+def _join(node: Node, left: dd.DataFrame, right: dd.DataFrame, client: Client) -> Plan:
     how = str(node.params.get("how", "inner"))
     left_on = list(node.params.get("left_on") or [])
     right_on = list(node.params.get("right_on") or [])
@@ -231,8 +298,8 @@ def _join(node: Node, left: dd.DataFrame, right: dd.DataFrame) -> dd.DataFrame:
     if right.npartitions == 1 and how in ("inner", "left", "left_semi", "left_anti"):
         # A right side of one row group is joined whole to each left partition, by the
         # pandas transform itself: the left order is kept with no shuffle and no sort.
-        small = right.drop(columns=ROW).compute(scheduler="sync")
-        return left.map_partitions(_join_partition, node, small, meta=meta)
+        small = client.compute(right.drop(columns=ROW)).result()
+        return Plan(left.map_partitions(_join_partition, node, small, meta=meta))
     left = left.rename(columns={ROW: LEFT_ROW})
     right = right.rename(columns={ROW: RIGHT_ROW})
     if how in ("left_semi", "left_anti"):
@@ -241,7 +308,7 @@ def _join(node: Node, left: dd.DataFrame, right: dd.DataFrame) -> dd.DataFrame:
         marked = left.merge(keys, on=left_on, how="left", indicator="_sextant_join")
         found = marked["_sextant_join"] == "both"
         kept = marked[found if how == "left_semi" else ~found].drop(columns="_sextant_join")
-        return kept.sort_values(LEFT_ROW).drop(columns=LEFT_ROW)
+        return Plan(kept, lambda rows: _by_rows(rows, [LEFT_ROW]))
     # Clashing right-hand names get their suffix before the merge, as pandas would name
     # them, so Dask's merge never renames a column itself.
     shared = {lk for lk, rk in zip(left_on, right_on, strict=True) if lk == rk}
@@ -251,20 +318,29 @@ def _join(node: Node, left: dd.DataFrame, right: dd.DataFrame) -> dd.DataFrame:
     out = left.merge(right, how=how, left_on=left_on, right_on=right_on)
     rows = [LEFT_ROW, RIGHT_ROW]
     if how in ("inner", "left"):
-        out = _sorted(out, [], ascending=True, nulls="last", then=rows)
-    elif how == "right":
-        out = _sorted(out, [], ascending=True, nulls="last", then=rows[::-1])
-    else:  # outer: by the keys (the left's, else the right's), then as inner
-        keys = {}
-        for i, (lk, rk) in enumerate(zip(left_on, right_on, strict=True)):
-            merged = lk == rk  # one column for both sides
-            keys[KEY.format(i)] = out[lk] if merged else out[lk].combine_first(out[rk])
-        out = _sorted(out.assign(**keys), list(keys), ascending=True, nulls="last", then=rows)
-        out = out.drop(columns=list(keys))
-    return out.drop(columns=rows)
+        return Plan(out, lambda joined: _by_rows(joined, rows))
+    if how == "right":
+        return Plan(out, lambda joined: _by_rows(joined, rows[::-1]))
+    # outer: by the keys (the left's, else the right's), then as inner
+    keys = {}
+    for i, (lk, rk) in enumerate(zip(left_on, right_on, strict=True)):
+        merged = lk == rk  # one column for both sides
+        keys[KEY.format(i)] = out[lk] if merged else out[lk].combine_first(out[rk])
+    out = out.assign(**keys)
+    _orderable(out._meta, list(keys))
+    return Plan(out, lambda joined: _by_rows(joined, rows, keys=list(keys)))
 
 
-def run_on_dask(node: Node, frames: list[dd.DataFrame]) -> dd.DataFrame:
+def _by_rows(
+    frame: dd.DataFrame, rows: list[str], *, keys: list[str] | None = None
+) -> dd.DataFrame:
+    """``frame`` ordered on ``keys`` then on the rows' positions, without those columns."""
+    ordered = _sorted(frame, keys or [], ascending=True, nulls="last", then=rows)
+    helpers = [*(keys or []), LEFT_ROW, RIGHT_ROW]
+    return ordered.drop(columns=[c for c in helpers if c in frame.columns])
+
+
+def run_on_dask(node: Node, frames: list[dd.DataFrame], client: Client) -> Plan:
     """The node over Dask frames (from :func:`frame_of`), lazily; errors name the node.
 
     Raises :class:`NotOnDask` where a column's type is one the Dask path cannot order.
@@ -279,12 +355,29 @@ def run_on_dask(node: Node, frames: list[dd.DataFrame]) -> dd.DataFrame:
         if node.type == "deduplicate":
             return _deduplicate(node, frames[0])
         if node.type == "join":
-            return _join(node, frames[0], frames[1])
+            return _join(node, frames[0], frames[1], client)
     raise FlowError(f"{node.type} does not run on Dask.", node=node.id)
 
 
-def write(node: Node, frame: dd.DataFrame, client: Client, dest: Path) -> int:
-    """Compute ``frame`` on ``client`` into part files under ``dest``; returns the rows."""
+def write(node: Node, plan: Plan | dd.DataFrame, client: Client, dest: Path) -> int:
+    """Compute the step on ``client`` into part files under ``dest``; returns the rows."""
+    if not isinstance(plan, Plan):
+        plan = Plan(plan)
+    if plan.finish is None:
+        _to_parquet(node, plan.frame, client, dest)
+        return Parts(dest).num_rows
+    unsorted = dest.with_name(f"{dest.name}-unsorted")
+    _to_parquet(node, plan.frame, client, unsorted)
+    import dask
+
+    with dask.config.set(SETTINGS):
+        final = plan.finish(frame_of(unsorted).drop(columns=ROW))
+    _to_parquet(node, final, client, dest)
+    shutil.rmtree(unsorted, ignore_errors=True)
+    return Parts(dest).num_rows
+
+
+def _to_parquet(node: Node, frame: dd.DataFrame, client: Client, dest: Path) -> None:
     import dask
 
     frame = frame.drop(columns=[c for c in frame.columns if c == ROW])
@@ -302,12 +395,10 @@ def write(node: Node, frame: dd.DataFrame, client: Client, dest: Path) -> int:
         raise
     except (ValueError, TypeError, KeyError, ArithmeticError, IndexError) as exc:
         raise FlowError(f"{node.type}: {exc}", node=node.id) from exc
-    files = sorted(dest.glob("*.parquet"))
-    if not files:
+    if not any(dest.glob("*.parquet")):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         dest.mkdir(parents=True, exist_ok=True)
         empty = pa.Table.from_pandas(frame._meta, preserve_index=False)
         pq.write_table(empty, dest / "part-000000.parquet")
-    return Parts(dest).num_rows

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pandas as pd
 import pyarrow as pa
@@ -37,6 +37,10 @@ from wrangler.engine.params import column_refs
 from wrangler.engine.parquet import Parts
 from wrangler.engine.registry import get_transform
 from wrangler.engine.scale import ClientFactory
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+    from distributed import Client
 from wrangler.engine.transforms.formula import formula_columns
 
 BATCH_ROWS: Final = 262_144
@@ -320,32 +324,35 @@ def resolve(
 
 def _on_dask(
     node: Node,
-    inputs: list[Stage],
+    inputs: list[Stage | dd.DataFrame],
     states: dict[str, dict[str, Any]],
     say: OnEvent,
-    dask: ClientFactory,
+    client: Client,
     dest: Path,
     batch_rows: int,
-) -> Stage | None:
-    """The node's output computed on Dask into part files under ``dest``; None where its
-    columns are of a kind the Dask path does not handle (it then runs in memory)."""
-    paths = []
+) -> scale.Plan | None:
+    """The node's output as a Dask plan; None where its columns are of a kind the Dask
+    path does not handle (it then runs in memory).
+
+    Inputs are Dask frames handed on by an earlier Dask step, or stages: their pending
+    fits are made and their row-wise steps applied once, batch by batch, for Dask to read.
+    """
+    frames = []
     for j, stage in enumerate(inputs):
+        if not isinstance(stage, Stage):
+            frames.append(scale.positions(stage))
+            continue
         resolve(stage, states, say, batch_rows=batch_rows)
-        if stage.steps:  # apply the row-wise steps once, batch by batch, for Dask to read
+        if stage.steps:
             path = dest.with_name(f"{dest.name}-input-{j}.parquet")
             write_stage(stage, path, batch_rows=batch_rows)
             stage = Stage(Parts(path))
-            inputs[j] = stage
-        paths.append(stage.parts.path)
-    client = dask()  # first: the frames are built under the client's Dask settings
+        frames.append(scale.frame_of(stage.parts.path))
     try:
-        frame = scale.run_on_dask(node, [scale.frame_of(p) for p in paths])
+        return scale.run_on_dask(node, frames, client)
     except scale.NotOnDask as exc:
         say(f"{node.id} ({node.type}): column {exc} is of a type Dask cannot order here.", None)
         return None
-    scale.write(node, frame, client, dest)
-    return Stage(Parts(dest))
 
 
 def stream_flow(
@@ -364,7 +371,9 @@ def stream_flow(
 
     Custom code runs only where the caller says it may: a worker's subprocess. With a
     ``dask`` client factory, the whole-table steps that can (:func:`scale.on_dask`) run on
-    Dask, out of core; without one they run whole in memory.
+    Dask, out of core; without one they run whole in memory. A Dask step that needs no
+    final sort, whose one follower is a Dask step other than a sort, hands its frame on
+    unwritten: the two run as one graph.
     """
     say = on_event or (lambda message, progress: None)
     needed = graph.ancestors(target)
@@ -372,8 +381,21 @@ def stream_flow(
         defn = get_transform(graph.nodes[node_id].type)
         if defn is not None and defn.custom_code and not allow_custom_code:
             raise FlowError("Custom code runs only in a worker.", node=node_id)
+    followers = {n: [m for m in needed if n in graph.nodes[m].inputs] for n in needed}
     stages: dict[str, Stage] = {}
+    lazy: dict[str, dd.DataFrame] = {}
     states: dict[str, dict[str, Any]] = {}
+    client: Client | None = None
+
+    def stage_of(node_id: str) -> Stage:
+        """The node's output as a stage: a frame handed on is written out first."""
+        if node_id in lazy:
+            assert client is not None
+            dest = workdir / f"stage-{needed.index(node_id)}"
+            scale.write(graph.nodes[node_id], lazy.pop(node_id), client, dest)
+            stages[node_id] = Stage(Parts(dest))
+        return stages[node_id]
+
     for i, node_id in enumerate(needed):
         node = graph.nodes[node_id]
         progress = 0.9 * i / max(1, len(needed))
@@ -382,40 +404,57 @@ def stream_flow(
             continue
         defn = get_transform(node.type)
         assert defn is not None
-        inputs = [stages[n] for n in node.inputs]
         fit_rowwise = FIT_THEN_ROWWISE.get(node.type)
-        if defn.rowwise and len(inputs) == 1:
-            stages[node_id] = inputs[0].then(Step(node))
+        if defn.rowwise and len(node.inputs) == 1:
+            stages[node_id] = stage_of(node.inputs[0]).then(Step(node))
             say(f"{node_id} ({node.type}): row by row.", progress)
-        elif defn.fitted and fit_rowwise is not None and fit_rowwise(node.params):
+            continue
+        if defn.fitted and fit_rowwise is not None and fit_rowwise(node.params):
             # Fitted later, with the other pending fits a pass can make together.
-            stages[node_id] = inputs[0].then(Step(node, pending=True))
+            stages[node_id] = stage_of(node.inputs[0]).then(Step(node, pending=True))
             say(f"{node_id} ({node.type}): row by row, once fitted.", progress)
-        elif (
-            dask is not None
-            and scale.on_dask(node)
-            and (
-                dask_stage := _on_dask(
-                    node, inputs, states, say, dask, workdir / f"stage-{i}", batch_rows
-                )
-            )
-        ):
-            stages[node_id] = dask_stage
-            rows = dask_stage.parts.num_rows
+            continue
+        plan = None
+        if dask is not None and scale.on_dask(node):
+            client = client or dask()  # first: frames are built under its Dask settings
+            inputs = [lazy.pop(n) if n in lazy else stages[n] for n in node.inputs]
+            plan = _on_dask(node, inputs, states, say, client, workdir / f"stage-{i}", batch_rows)
+            if plan is None:  # run in memory after all: hand-ons are written out first
+                for n, given in zip(node.inputs, inputs, strict=True):
+                    if not isinstance(given, Stage):
+                        lazy[n] = given
+        if plan is not None:
+            assert client is not None
+            after = followers[node_id]
+            if (
+                node_id != target
+                and plan.finish is None
+                and len(after) == 1
+                and scale.on_dask(graph.nodes[after[0]])
+                and graph.nodes[after[0]].type != "sort"  # a sort reads its input from disk
+            ):
+                lazy[node_id] = plan.frame
+                say(f"{node_id} ({node.type}): on Dask, handed on to {after[0]}.", progress)
+                continue
+            dest = workdir / f"stage-{i}"
+            rows = scale.write(node, plan, client, dest)
+            stages[node_id] = Stage(Parts(dest))
             say(f"{node_id} ({node.type}): {rows:,} rows, on Dask.", progress)
-        else:
-            for stage in inputs:
-                resolve(stage, states, say, batch_rows=batch_rows)
-            frames = [read_whole(s) for s in inputs]
-            out, state = run_node(node, frames, None)
-            if defn.fitted:
-                states[node_id] = state
-            path = workdir / f"stage-{i}.parquet"
-            pq.write_table(pa.Table.from_pandas(out, preserve_index=False), path)
-            stages[node_id] = Stage(Parts(path))
-            say(f"{node_id} ({node.type}): {len(out):,} rows, whole in memory.", progress)
-            del frames, out
-    resolve(stages[target], states, say, batch_rows=batch_rows)
-    rows = write_stage(stages[target], output, batch_rows=batch_rows)
+            continue
+        inputs_ = [stage_of(n) for n in node.inputs]
+        for stage in inputs_:
+            resolve(stage, states, say, batch_rows=batch_rows)
+        frames = [read_whole(s) for s in inputs_]
+        out, state = run_node(node, frames, None)
+        if defn.fitted:
+            states[node_id] = state
+        path = workdir / f"stage-{i}.parquet"
+        pq.write_table(pa.Table.from_pandas(out, preserve_index=False), path)
+        stages[node_id] = Stage(Parts(path))
+        say(f"{node_id} ({node.type}): {len(out):,} rows, whole in memory.", progress)
+        del frames, out
+    last = stage_of(target)
+    resolve(last, states, say, batch_rows=batch_rows)
+    rows = write_stage(last, output, batch_rows=batch_rows)
     say(f"Wrote {rows:,} rows.", 1.0)
     return rows, states

@@ -174,7 +174,7 @@ def test_joins_on_dask_keep_pandas_order(
     assert any("on Dask" in e for e in events)
 
 
-def test_row_wise_steps_before_and_after_a_dask_step(client, tmp_path):
+def test_row_wise_steps_before_and_after_dask_steps(client, tmp_path):
     """Steps feeding a Dask node are applied first; those after it stream over its parts."""
     paths = {1: write(people(900), tmp_path / "people.parquet")}
     graph = parse_flow(
@@ -201,9 +201,11 @@ def test_row_wise_steps_before_and_after_a_dask_step(client, tmp_path):
         }
     )
     events = compare(graph, paths, tmp_path, client, target="x", exact=False)
-    assert sum("on Dask" in e for e in events) == 2
-    # The sort's output is kept as one part file per partition.
-    assert len(list((tmp_path / "stage-2").glob("*.parquet"))) > 1
+    # The sort hands its frame to the group-by unwritten: one Dask graph for both.
+    assert "s (sort): on Dask, handed on to g." in events, events
+    assert any(e.startswith("g (group_by): 5 rows, on Dask") for e in events), events
+    assert not (tmp_path / "stage-2").exists()
+    assert len(list((tmp_path / "stage-3").glob("*.parquet"))) > 1
 
 
 def test_a_bad_parameter_names_the_node_before_any_work(client, tmp_path):
