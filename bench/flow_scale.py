@@ -102,6 +102,8 @@ def run_sextant(flow: str, src: Path, tiers: Path, out: Path, work: Path) -> Non
         "sources": {"src": str(src), "tiers": str(tiers)},
         "output": str(out),
         "states": str(work / "states.json"),
+        # As a job runs by default: half of SEXTANT_PROCESSING_MEMORY_MB (8192) for Dask.
+        "dask": {"address": "", "memory_bytes": 4096 * 1024 * 1024},
     }
     run(spec)
 
@@ -227,8 +229,9 @@ sorted on `city`, `income` descending (all rows out); **summary**, a left `join`
 lookup, a `group_by` on three keys with four aggregations, and a `sort` of the groups.
 Each side in a fresh child process, imports excluded; peak RSS is the child's `ru_maxrss`.
 Sextant: `wrangler.engine.job.run`, the processing job's compute, whose whole-table steps
-run on a LocalCluster started in the process (one thread per core), partitioned by the
-Parquet row groups. pandas and polars: the same steps on the whole frame.
+run on a LocalCluster started in the process (one thread per core, spilling past 4 GiB as
+a job's does by default), partitioned by the Parquet row groups. pandas and polars: the
+same steps on the whole frame.
 
 {table(header, lines)}
 

@@ -10,14 +10,19 @@ anywhere converted as pandas converts the whole column (an integer column with a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from queue import Empty, Full, Queue
+from typing import Any, Final, TypeVar
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+T = TypeVar("T")
 
 
 def part_files(path: Path) -> list[Path]:
@@ -116,8 +121,9 @@ class Parts:
             for batch in file.iter_batches(batch_size=batch_rows, columns=columns):
                 yield self.to_pandas(batch)
 
-    def row_group(self, file: int, group: int) -> pd.DataFrame:
-        return self.to_pandas(pq.ParquetFile(self.files[file]).read_row_group(group))
+    def row_group(self, file: int, group: int, columns: list[str] | None = None) -> pd.DataFrame:
+        table = pq.ParquetFile(self.files[file]).read_row_group(group, columns=columns)
+        return self.to_pandas(table)
 
     def read(self) -> pd.DataFrame:
         tables = [pq.read_table(f) for f in self.files]
@@ -125,3 +131,85 @@ class Parts:
             return self.to_pandas(tables[0])
         table = pa.concat_tables(tables, promote_options="permissive")
         return self.to_pandas(table)
+
+
+_DONE: Final = object()
+
+
+def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """``items``, produced ahead by a thread while the caller works on the previous ones.
+
+    Reading and decoding Parquet release the GIL, so the next batches are read while the
+    current one is transformed; at most ``depth`` wait in memory.
+    """
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put(item, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            queue.put(exc)
+
+    thread = threading.Thread(target=produce, name="parquet-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                queue.get(timeout=0.1)
+            except Empty:
+                pass
+        thread.join()
+
+
+class BackgroundWriter:
+    """A ParquetWriter fed through a thread: encoding and writing a batch (which release
+    the GIL) overlap with making the next one. At most ``depth`` tables wait."""
+
+    def __init__(self, dest: Path, schema: pa.Schema, depth: int = 2) -> None:
+        self._writer = pq.ParquetWriter(dest, schema)
+        self._queue: Queue[Any] = Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="parquet-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            table = self._queue.get()
+            if table is _DONE:
+                return
+            if self._error is None:
+                try:
+                    self._writer.write_table(table)
+                except BaseException as exc:
+                    self._error = exc
+
+    def write(self, table: pa.Table) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(table)
+
+    def close(self) -> None:
+        self._queue.put(_DONE)
+        self._thread.join()
+        self._writer.close()
+        if self._error is not None:
+            raise self._error

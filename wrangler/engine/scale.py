@@ -83,8 +83,15 @@ def dask_client(
     import dask
     from distributed import Client, LocalCluster
 
-    logging.getLogger("distributed").setLevel(logging.WARNING)  # no chatter in job logs
-    config = {**SETTINGS, "temporary-directory": str(workdir)}
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # no chatter in job logs
+    config = {
+        **SETTINGS,
+        "temporary-directory": str(workdir),
+        # The worker shares the job's process: it spills what it holds to disk past the
+        # limit, but never pauses (the process's memory is not all the worker's to free).
+        "distributed.worker.memory.pause": False,
+        "distributed.worker.memory.terminate": False,
+    }
     with dask.config.set(config):
         if address:
             with Client(address, set_as_default=False) as client:
@@ -104,11 +111,16 @@ def dask_client(
             yield client
 
 
-def _read_group(group: tuple[int, int, int], path: str) -> pd.DataFrame:
+def _read_group(
+    group: tuple[int, int, int], path: str, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """One row group as a partition, with each row's position in :data:`ROW`; Dask's
+    optimizer passes ``columns`` when the steps after it use only some."""
     file, rg, start = group
-    frame = Parts(Path(path)).row_group(file, rg)
+    read = None if columns is None else [c for c in columns if c != ROW]
+    frame = Parts(Path(path)).row_group(file, rg, read)
     frame[ROW] = np.arange(start, start + len(frame), dtype="int64")
-    return frame
+    return frame if columns is None else frame[list(columns)]
 
 
 def frame_of(path: Path) -> dd.DataFrame:
@@ -222,7 +234,11 @@ def _sorted(
         order += [value, gap]
         directions += [ascending, True]
     keyed = frame.assign(**helpers) if helpers else frame
-    out = keyed.sort_values([*order, *then], ascending=[*directions, *[True] * len(then)])
+    out = keyed.sort_values(
+        [*order, *then],
+        ascending=[*directions, *[True] * len(then)],
+        npartitions=4 * frame.npartitions,
+    )
     return out.drop(columns=list(helpers)) if helpers else out
 
 

@@ -34,7 +34,7 @@ from wrangler.engine import scale
 from wrangler.engine.contracts import FlowError, FlowGraph, Node
 from wrangler.engine.execute import run_node
 from wrangler.engine.params import column_refs
-from wrangler.engine.parquet import Parts
+from wrangler.engine.parquet import BackgroundWriter, Parts, prefetched
 from wrangler.engine.registry import get_transform
 from wrangler.engine.scale import ClientFactory
 
@@ -97,7 +97,7 @@ def _source_batches(
 def read_batches(stage: Stage, *, batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
     """The stage's output, batch by batch, with its steps applied (all fitted by now)."""
     assert not any(step.pending for step in stage.steps), "resolve the stage's fits first"
-    for frame in _source_batches(stage.parts, batch_rows):
+    for frame in prefetched(_source_batches(stage.parts, batch_rows)):
         for step in stage.steps:
             frame, _ = run_node(step.node, [frame], step.state)
         yield frame
@@ -112,7 +112,7 @@ def read_whole(stage: Stage) -> pd.DataFrame:
 
 def write_stage(stage: Stage, dest: Path, *, batch_rows: int = BATCH_ROWS) -> int:
     """Write the stage's output to ``dest``, batch by batch; returns the row count."""
-    writer: pq.ParquetWriter | None = None
+    writer: BackgroundWriter | None = None
     schema: pa.Schema | None = None
     rows = 0
     try:
@@ -120,8 +120,8 @@ def write_stage(stage: Stage, dest: Path, *, batch_rows: int = BATCH_ROWS) -> in
             table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
             if writer is None:
                 schema = table.schema
-                writer = pq.ParquetWriter(dest, schema)
-            writer.write_table(table)
+                writer = BackgroundWriter(dest, schema)
+            writer.write(table)
             rows += table.num_rows
         if writer is None:  # no batch at all: an empty file with the source's columns
             pq.write_table(stage.parts.schema.empty_table(), dest)
@@ -268,7 +268,7 @@ def _fit_pass(
     last = max(i for i, step in enumerate(stage.steps) if id(step) in members)
     plan, columns_read = _pass_plan(stage, group, last, changes)
     parts: dict[int, list[pd.DataFrame]] = {id(step): [] for step in group}
-    for frame in _source_batches(stage.parts, batch_rows, columns_read):
+    for frame in prefetched(_source_batches(stage.parts, batch_rows, columns_read)):
         for step in plan:
             if id(step) in members:
                 columns = _fit_columns(step.node)

@@ -250,3 +250,34 @@ def test_a_step_that_fails_names_its_node(client, tmp_path):
         )
     assert caught.value.node == "t"
     assert caught.value.message.startswith("Group by:")
+
+
+def test_a_group_by_reads_only_the_columns_it_uses(client, tmp_path, monkeypatch):
+    from wrangler.engine.parquet import Parts
+
+    paths = {1: write(people(300), tmp_path / "people.parquet")}
+    read = []
+    original = Parts.row_group
+
+    def spy(self, file, group, columns=None):
+        read.append(columns)
+        return original(self, file, group, columns)
+
+    monkeypatch.setattr(Parts, "row_group", spy)
+    params = {"by": ["city"], "aggregations": [{"column": "value", "func": "sum", "as": "v"}]}
+    compare(one_node("group_by", params), paths, tmp_path, client, exact=False)
+    # The source's six row groups are read once each, for the two columns alone; the
+    # groups are read back to be sorted (their key alone for the sort's boundaries).
+    source = [columns for columns in read if columns and "value" in columns]
+    assert sorted(map(sorted, source)) == [["city", "value"]] * 6, read
+    assert all(
+        columns and set(columns) <= {"city", "v"} for columns in read if columns not in source
+    )
+
+
+def test_a_column_dask_cannot_order_runs_the_step_in_memory(client, tmp_path):
+    frame = people(200).assign(wait=pd.to_timedelta(np.arange(200) % 7, unit="h"))
+    paths = {1: write(frame, tmp_path / "people.parquet")}
+    events = compare(one_node("sort", {"columns": ["wait", "id"]}), paths, tmp_path, client)
+    assert "t (sort): column wait is of a type Dask cannot order here." in events
+    assert "t (sort): 200 rows, whole in memory." in events
