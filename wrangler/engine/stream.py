@@ -260,38 +260,84 @@ def _pass_plan(
     return kept, [c for c in source if c in needed]
 
 
-def _fit_pass(
-    stage: Stage, group: list[Step], batch_rows: int, changes: dict[int, set[str]] | None
-) -> None:
-    """One pass over the stage's source that fits every step of ``group``."""
-    members = {id(step) for step in group}
-    last = max(i for i, step in enumerate(stage.steps) if id(step) in members)
-    plan, columns_read = _pass_plan(stage, group, last, changes)
-    parts: dict[int, list[pd.DataFrame]] = {id(step): [] for step in group}
-    for frame in prefetched(_source_batches(stage.parts, batch_rows, columns_read)):
-        for step in plan:
-            if id(step) in members:
-                columns = _fit_columns(step.node)
-                if columns is not None:
-                    missing = [c for c in columns if c not in frame.columns]
-                    if missing:
-                        raise FlowError(
-                            f"Column {missing[0]!r} is not in this node's input.",
-                            node=step.node.id,
-                        )
-                    parts[id(step)].append(frame[columns])
-                else:
-                    parts[id(step)].append(frame)
+def _fit_projections(
+    frame: pd.DataFrame, plan: list[Step], members: list[int]
+) -> list[pd.DataFrame]:
+    """One batch through a fit pass's steps: for each fit (its index in ``plan``), the
+    columns it reads, taken where it stands among the steps."""
+    out = []
+    for i, step in enumerate(plan):
+        if i in members:
+            columns = _fit_columns(step.node)
+            if columns is None:
+                out.append(frame)
                 continue
-            if step.pending:
-                continue  # fitted in a later pass; it cannot influence this pass's fits
-            frame, _ = run_node(step.node, [frame], step.state)
-    for step in group:
-        chunks = parts[id(step)]
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise FlowError(
+                    f"Column {missing[0]!r} is not in this node's input.", node=step.node.id
+                )
+            out.append(frame[columns])
+            continue
+        if step.pending:
+            continue  # fitted in a later pass; it cannot influence this pass's fits
+        frame, _ = run_node(step.node, [frame], step.state)
+    return out
+
+
+def _fit_partition(
+    group: tuple[int, int, int],
+    path: str,
+    columns: list[str] | None,
+    plan: list[Step],
+    members: list[int],
+) -> list[pd.DataFrame]:
+    """:func:`_fit_projections` over one row group of the source, on a Dask worker."""
+    file, rg, _ = group
+    return _fit_projections(Parts(Path(path)).row_group(file, rg, columns), plan, members)
+
+
+def _fit_pass(
+    stage: Stage,
+    group: list[Step],
+    batch_rows: int,
+    changes: dict[int, set[str]] | None,
+    client: Client | None = None,
+) -> None:
+    """One pass over the stage's source that fits every step of ``group``.
+
+    With a Dask client the pass runs on its workers, a row group per task, in parallel;
+    each fit then learns its state from its columns gathered in row order, exactly as from
+    the batches of a pass made here.
+    """
+    ids = {id(step) for step in group}
+    last = max(i for i, step in enumerate(stage.steps) if id(step) in ids)
+    plan, columns_read = _pass_plan(stage, group, last, changes)
+    members = [i for i, step in enumerate(plan) if id(step) in ids]
+    if client is not None:
+        futures = client.map(
+            _fit_partition,
+            stage.parts.row_groups(),
+            path=str(stage.parts.path),
+            columns=columns_read,
+            plan=plan,
+            members=members,
+            pure=False,
+        )
+        results = client.gather(futures)
+    else:
+        batches = prefetched(_source_batches(stage.parts, batch_rows, columns_read))
+        results = [_fit_projections(frame, plan, members) for frame in batches]
+    if not results:  # no rows: fit on the empty input
+        results = [_fit_projections(stage.parts.empty(columns_read), plan, members)]
+    for k, i in enumerate(members):
+        step = plan[i]
+        chunks = [r[k] for r in results]
         projected = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
         _, step.state = run_node(step.node, [projected], None)
         step.pending = False
         del projected, chunks
+    del results
 
 
 def resolve(
@@ -300,16 +346,21 @@ def resolve(
     say: OnEvent,
     *,
     batch_rows: int = BATCH_ROWS,
+    dask: Callable[[], Client | None] | None = None,
 ) -> None:
-    """Make every pending fit of the stage, a few per pass over its source when they can."""
+    """Make every pending fit of the stage, a few per pass over its source when they can;
+    on Dask where ``dask`` gives a client (asked only when there is a fit to make)."""
     passes = 0
+    client: Client | None = None
     while True:
         pending = [step for step in stage.steps if step.pending]
         if not pending:
             return
+        if dask is not None and client is None:
+            client = dask()
         changes = _probe_changes(stage)
         group = _fit_group(stage, pending, changes)
-        _fit_pass(stage, group, batch_rows, changes)
+        _fit_pass(stage, group, batch_rows, changes, client)
         passes += 1
         for step in group:
             assert step.state is not None
@@ -317,7 +368,8 @@ def resolve(
             read = _fit_columns(step.node)
             say(
                 f"{step.node.id} ({step.node.type}): fitted on "
-                f"{', '.join(read or ['every column'])} (pass {passes}).",
+                f"{', '.join(read or ['every column'])} (pass {passes}"
+                f"{', on Dask' if client is not None else ''}).",
                 None,
             )
 
@@ -342,7 +394,7 @@ def _on_dask(
         if not isinstance(stage, Stage):
             frames.append(scale.positions(stage))
             continue
-        resolve(stage, states, say, batch_rows=batch_rows)
+        resolve(stage, states, say, batch_rows=batch_rows, dask=lambda: client)
         if stage.steps:
             path = dest.with_name(f"{dest.name}-input-{j}.parquet")
             write_stage(stage, path, batch_rows=batch_rows)
@@ -386,6 +438,14 @@ def stream_flow(
     lazy: dict[str, dd.DataFrame] = {}
     states: dict[str, dict[str, Any]] = {}
     client: Client | None = None
+
+    def fits_client() -> Client | None:
+        """The Dask client fits run on, started on first use; None without Dask."""
+        nonlocal client
+        if dask is None:
+            return None
+        client = client or dask()
+        return client
 
     def stage_of(node_id: str) -> Stage:
         """The node's output as a stage: a frame handed on is written out first."""
@@ -443,7 +503,7 @@ def stream_flow(
             continue
         inputs_ = [stage_of(n) for n in node.inputs]
         for stage in inputs_:
-            resolve(stage, states, say, batch_rows=batch_rows)
+            resolve(stage, states, say, batch_rows=batch_rows, dask=fits_client)
         frames = [read_whole(s) for s in inputs_]
         out, state = run_node(node, frames, None)
         if defn.fitted:
@@ -454,7 +514,7 @@ def stream_flow(
         say(f"{node_id} ({node.type}): {len(out):,} rows, whole in memory.", progress)
         del frames, out
     last = stage_of(target)
-    resolve(last, states, say, batch_rows=batch_rows)
+    resolve(last, states, say, batch_rows=batch_rows, dask=fits_client)
     rows = write_stage(last, output, batch_rows=batch_rows)
     say(f"Wrote {rows:,} rows.", 1.0)
     return rows, states

@@ -8,9 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from bench.flows import demo_frame, single_node_flow
 from wrangler.engine import parse_flow, run_flow, scale
 from wrangler.engine.contracts import FlowError
-from wrangler.engine.stream import stream_flow
+from wrangler.engine.stream import FIT_THEN_ROWWISE, stream_flow
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +202,9 @@ def test_row_wise_steps_before_and_after_dask_steps(client, tmp_path):
         }
     )
     events = compare(graph, paths, tmp_path, client, target="x", exact=False)
+    # Fits run on Dask too, a row group per task.
+    assert "f (fill_missing): fitted on value (pass 1, on Dask)." in events
+    assert "x (standard_scale): fitted on total (pass 1, on Dask)." in events
     # The sort hands its frame to the group-by unwritten: one Dask graph for both.
     assert "s (sort): on Dask, handed on to g." in events, events
     assert any(e.startswith("g (group_by): 5 rows, on Dask") for e in events), events
@@ -281,3 +285,27 @@ def test_a_column_dask_cannot_order_runs_the_step_in_memory(client, tmp_path):
     events = compare(one_node("sort", {"columns": ["wait", "id"]}), paths, tmp_path, client)
     assert "t (sort): column wait is of a type Dask cannot order here." in events
     assert "t (sort): 200 rows, whole in memory." in events
+
+
+@pytest.mark.parametrize("kind", sorted(FIT_THEN_ROWWISE))
+def test_fits_made_on_dask_learn_the_states_of_a_whole_run(kind, client, tmp_path):
+    source = write(demo_frame(500, seed=3), tmp_path / "demo.parquet", row_group_size=64)
+    graph = parse_flow(single_node_flow(kind))
+    expected, expected_states = run_flow(
+        graph, "t", load_source=lambda n: pq.read_table(source).to_pandas()
+    )
+    events = []
+    out = tmp_path / "out.parquet"
+    _, states = stream_flow(
+        graph,
+        "t",
+        sources={"n1": source},
+        output=out,
+        workdir=tmp_path,
+        on_event=lambda m, p: events.append(m),
+        dask=lambda: client,
+    )
+    assert any(e.endswith("on Dask).") for e in events), events
+    assert states == expected_states
+    written = pa.Table.from_pandas(expected, preserve_index=False).to_pandas()
+    pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), written)
