@@ -7,19 +7,21 @@ of their input, one partition per row group, and write one part file per partiti
 - ``sort``: Dask's distributed sort on the chosen columns, then on the row's position, so
   ties keep their order as pandas' stable sort keeps them.
 - ``group_by``: a shuffle on the key columns puts every group in one partition; the pandas
-  transform aggregates each partition's rows in their original order (so sums come out to
-  the last bit as pandas gives them), then the groups are sorted on their keys.
+  transform aggregates each partition's rows in their original order, then the groups are
+  sorted on their keys.
 - ``deduplicate``: a shuffle on the compared columns; the pandas transform keeps the first
   (or last) of each set in a partition; a sort on the row's position restores the order.
-- ``join`` (all but ``cross``): Dask's hash join, then a sort that gives pandas' order:
-  the left rows' order (inner, left), the right's (right), the keys' (outer). Semi and
-  anti joins match the left rows against the right's distinct keys.
+- ``join`` (all but ``cross``): against a right side of one row group, the pandas
+  transform joins it to each left partition; otherwise Dask's hash join, then a sort that
+  gives pandas' order: the left rows' (inner, left), the right's (right), the keys'
+  (outer). Semi and anti joins match the left rows against the right's distinct keys.
 
-Every output equals the pandas transform's on the whole table, with no partition larger
-than a row group and the key columns' share of the data. By default the work runs on a
-``LocalCluster`` inside the job's process (threads: a Celery worker's children cannot fork
-workers of their own); with ``DASK_SCHEDULER_ADDRESS`` it runs on that cluster, whose
-workers must see the job's folder at the same path.
+A step whose order needs a final sort is written unsorted first (see :class:`Plan`).
+Every output equals the pandas transform's on the whole table, but for the last bit of a
+group's sum where pandas adds a one-group partition by another routine. By default the
+work runs on a ``LocalCluster`` inside the job's process (threads: a Celery worker's
+children cannot fork workers of their own); with ``DASK_SCHEDULER_ADDRESS`` it runs on that
+cluster, whose workers must see the job's folder at the same path.
 """
 
 from __future__ import annotations
