@@ -309,3 +309,43 @@ def test_fits_made_on_dask_learn_the_states_of_a_whole_run(kind, client, tmp_pat
     assert states == expected_states
     written = pa.Table.from_pandas(expected, preserve_index=False).to_pandas()
     pd.testing.assert_frame_equal(pq.read_table(out).to_pandas(), written)
+
+
+def test_a_scheduler_address_runs_the_steps_on_that_cluster(tmp_path):
+    """As with DASK_SCHEDULER_ADDRESS: the job connects to a running scheduler over TCP."""
+    from distributed import LocalCluster
+
+    paths = {1: write(people(400), tmp_path / "people.parquet")}
+    graph = parse_flow(
+        {
+            "nodes": [
+                {"id": "a", "type": "source", "params": {"dataset": 1}},
+                {
+                    "id": "f",
+                    "type": "fill_missing",
+                    "params": {"columns": ["value"], "strategy": "mean"},
+                },
+                {"id": "t", "type": "sort", "params": {"columns": ["city", "value"]}},
+            ],
+            "edges": [["a", "f"], ["f", "t"]],
+        }
+    )
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=2,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://")
+        with scale.dask_client(address, tmp_path / "dask") as client:
+            events = compare(graph, paths, tmp_path, client, target="t")
+            assert client.scheduler.address == address
+            # The cluster did the work: the fit's tasks, the sort's reads, shuffle and writes.
+            prefixes = set(cluster.scheduler.task_prefixes)
+            assert "fit_partition" in prefixes, prefixes
+            assert {"read_group", "p2pshuffle", "toparquetdata"} <= prefixes, sorted(prefixes)
+    assert "f (fill_missing): fitted on value (pass 1, on Dask)." in events
+    assert any(e.startswith("t (sort): 400 rows, on Dask") for e in events), events
