@@ -1,4 +1,4 @@
-"""Whole-table steps of a processing job on Dask: sort, group by, remove duplicates, join.
+"""Whole-table steps of a processing job on Dask: sort, group by, duplicates, join, concat.
 
 A processing job streams row-wise steps batch by batch (:mod:`wrangler.engine.stream`).
 The steps here must see all rows at once, so they run on Dask over the Parquet row groups
@@ -15,6 +15,8 @@ of their input, one partition per row group, and write one part file per partiti
   transform joins it to each left partition; otherwise Dask's hash join, then a sort that
   gives pandas' order: the left rows' (inner, left), the right's (right), the keys'
   (outer). Semi and anti joins match the left rows against the right's distinct keys.
+- ``concat``: the first input's partitions, then the second's, on the output's columns;
+  deduplicated as ``deduplicate`` is, where asked.
 
 A step whose order needs a final sort is written unsorted first (see :class:`Plan`).
 Every output equals the pandas transform's on the whole table, but for the last bit of a
@@ -67,7 +69,7 @@ def on_dask(node: Node) -> bool:
     """Whether a processing job runs this node on Dask."""
     if node.type == "join":
         return str(node.params.get("how", "inner")) != "cross"
-    return node.type in ("sort", "group_by", "deduplicate")
+    return node.type in ("sort", "group_by", "deduplicate", "concat")
 
 
 @contextmanager
@@ -302,6 +304,56 @@ def _dedupe_partition(frame: pd.DataFrame, node: Node) -> pd.DataFrame:
     return out.rename(columns={ROW: ORDER})
 
 
+def _aligned(
+    frame: pd.DataFrame, columns: list[str], index: int, source_column: str
+) -> pd.DataFrame:
+    """One input's partition as the concatenation lays it out: the output's columns (gaps
+    where the input has none of a column), its source number, and its rows' positions
+    after every row of the inputs before it."""
+    rows = frame[ROW].to_numpy() + (index << 62)
+    out = frame.drop(columns=ROW)
+    if source_column:
+        out[source_column] = index
+    out = out.reindex(columns=columns)
+    out[ORDER] = rows
+    return out
+
+
+def _concat(node: Node, first: dd.DataFrame, second: dd.DataFrame) -> Plan:
+    import dask.dataframe as dd
+
+    dedupe = bool(node.params.get("dedupe", False))
+    source_column = str(node.params.get("source_column") or "")
+    metas = [first._meta.drop(columns=ROW), second._meta.drop(columns=ROW)]
+    plain = replace(node, params={**node.params, "dedupe": False})
+    meta = _meta(plain, metas)
+    _meta(node, metas)
+    columns = list(meta.columns)
+    meta_rows = meta.assign(**{ORDER: np.array([], dtype="int64")})
+    stacked = dd.concat(
+        [
+            frame.map_partitions(_aligned, columns, i, source_column, meta=meta_rows)
+            for i, frame in enumerate((first, second))
+        ]
+    )
+    if not dedupe:
+        return Plan(stacked.drop(columns=ORDER))
+    subset = [c for c in columns if c != source_column]
+    kept = stacked.shuffle(on=subset).map_partitions(_first_of_each, subset, meta=meta_rows)
+    return Plan(
+        kept,
+        lambda rows: _sorted(rows, [], ascending=True, nulls="last", then=[ORDER]).drop(
+            columns=ORDER
+        ),
+    )
+
+
+def _first_of_each(frame: pd.DataFrame, subset: list[str]) -> pd.DataFrame:
+    """The first row of each set of duplicates among ``subset``, in the rows' order."""
+    ordered = frame.sort_values(ORDER, kind="stable")
+    return ordered.drop_duplicates(subset=subset or None, keep="first")
+
+
 def _join_partition(frame: pd.DataFrame, node: Node, right: pd.DataFrame) -> pd.DataFrame:
     out, _ = run_node(node, [frame.drop(columns=ROW), right], None)
     return out
@@ -374,6 +426,8 @@ def run_on_dask(node: Node, frames: list[dd.DataFrame], client: Client) -> Plan:
             return _deduplicate(node, frames[0])
         if node.type == "join":
             return _join(node, frames[0], frames[1], client)
+        if node.type == "concat":
+            return _concat(node, frames[0], frames[1])
     raise FlowError(f"{node.type} does not run on Dask.", node=node.id)
 
 

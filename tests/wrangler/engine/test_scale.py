@@ -108,6 +108,30 @@ JOINS = [
 ]
 
 
+CONCATS = [
+    {},
+    {"source_column": "part"},
+    {"dedupe": True},
+    {"dedupe": True, "source_column": "part"},
+]
+
+
+@pytest.mark.parametrize("params", CONCATS, ids=["plain", "source", "dedupe", "dedupe-source"])
+@pytest.mark.parametrize(("first_rows", "second_rows"), [(0, 40), (1, 1), (500, 300)])
+def test_concatenations_on_dask_equal_pandas(params, first_rows, second_rows, client, tmp_path):
+    # The second input lacks two of the first's columns and has one of its own; its
+    # first rows repeat the first input's, so that deduplication has work to do.
+    first = people(first_rows)
+    second = pd.concat([first.head(20), people(second_rows, seed=4)], ignore_index=True)
+    second = second.drop(columns=["flag", "id"]).assign(extra=1.5)
+    paths = {
+        1: write(first, tmp_path / "first.parquet"),
+        2: write(second, tmp_path / "second.parquet", row_group_size=37),
+    }
+    events = compare(one_node("concat", params, two=True), paths, tmp_path, client)
+    assert any("on Dask" in e for e in events), events
+
+
 def one_node(kind, params, *, two=False):
     nodes = [{"id": "a", "type": "source", "params": {"dataset": 1}}]
     edges = [["a", "t"]]
