@@ -217,20 +217,18 @@ def _sorted(
     for i, column in enumerate(columns):
         dtype = frame._meta[column].dtype
         series = frame[column]
-        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
-            if not isinstance(dtype, np.dtype):
-                raise NotOnDask(column)  # nullable extension integers
+        kind = dtype.kind if isinstance(dtype, np.dtype) else ""
+        if kind in ("b", "i", "u"):  # numpy booleans and integers have no gaps
             order.append(column)
             directions.append(ascending)
             continue
-        if pd.api.types.is_float_dtype(dtype) and isinstance(dtype, np.dtype):
-            fill: Any = np.inf if high else -np.inf
-        elif pd.api.types.is_datetime64_dtype(dtype):
+        fill: Any
+        if kind == "f":
+            fill = np.inf if high else -np.inf
+        elif kind == "M":
             fill = pd.Timestamp.max if high else pd.Timestamp.min
-        elif isinstance(dtype, pd.StringDtype):
+        else:  # text (what _orderable lets through)
             fill = HIGHEST_TEXT if high else ""
-        else:
-            raise NotOnDask(column)
         value, gap = KEY.format(f"{i}_value"), KEY.format(f"{i}_gap")
         helpers[value] = series.fillna(fill)
         # 0 sorts first: a gap is 1 when gaps go last, 0 when they go first.

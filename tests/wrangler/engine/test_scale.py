@@ -40,6 +40,8 @@ def people(rows: int, seed: int = 0) -> pd.DataFrame:
     city = rng.choice(np.array(["Zürich", "Oslo", "東京", "Lima", None], dtype=object), rows)
     value = rng.normal(0, 1, rows).round(3)
     value[rng.random(rows) < 0.1] = np.nan
+    seen = pd.Series(pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 30, rows), "D"))
+    seen[rng.random(rows) < 0.1] = pd.NaT
     return pd.DataFrame(
         {
             "id": np.arange(rows, dtype="int64"),
@@ -47,6 +49,7 @@ def people(rows: int, seed: int = 0) -> pd.DataFrame:
             "city": pd.Series(city, dtype="str"),
             "flag": rng.integers(0, 2, rows).astype("int64"),
             "value": value,
+            "seen": seen,
         }
     )
 
@@ -75,6 +78,7 @@ NODES = [
     ("sort", {"columns": ["key"]}),
     ("sort", {"columns": ["key", "city"], "ascending": False, "nulls": "first"}),
     ("sort", {"columns": ["city", "value"], "nulls": "last"}),
+    ("sort", {"columns": ["seen", "flag"], "ascending": False, "nulls": "first"}),
     (
         "group_by",
         {
