@@ -3,7 +3,7 @@ written by hand and against polars, in the same run.
 
 The data is generated into a Parquet file in 1M-row row groups (never whole in memory). Each
 side runs in a fresh child process (``python -m bench.flow_run child <side> …``) that reports
-its wall time (imports excluded) and its peak RSS (``ru_maxrss``):
+its wall time (imports excluded) and its peak RSS (``VmHWM``):
 
 - **sextant**: the processing job's own compute, ``wrangler.engine.job.run`` on a job spec,
   exactly what a worker's subprocess runs for ``POST /api/v1/flows/<id>/run/``;
@@ -20,6 +20,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -167,36 +168,58 @@ def run_polars(src: Path, out: Path, work: Path) -> None:
 SIDES = {"sextant": run_sextant, "pandas": run_pandas, "polars": run_polars}
 
 
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes.
+
+    Linux's ``VmHWM`` counts this program alone; ``ru_maxrss`` also keeps the peak of the
+    parent it was started from (it survives ``exec``), which floors small measurements.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def report_timed(work: Callable[[], None]) -> None:
+    """Run ``work`` and print its wall time and this process's peak RSS as a JSON line."""
+    t0 = time.perf_counter()
+    work()
+    seconds = time.perf_counter() - t0
+    print(json.dumps({"seconds": seconds, "peak": peak_rss()}))
+
+
+def run_child(module: str, preload: str, args: list[str]) -> dict[str, Any]:
+    """``module.child_main(args)`` in a fresh interpreter that imported ``preload`` first,
+    so that the timing is the work, not the imports; its time and peak RSS."""
+    code = (
+        f"import sys, pandas, pyarrow, numpy, {preload}\n"
+        f"from {module} import child_main\n"
+        "child_main(sys.argv[1:])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:2])} failed:\n{result.stderr[-3000:]}")
+    line = [x for x in result.stdout.splitlines() if x.startswith('{"seconds"')][-1]
+    return dict(json.loads(line))
+
+
 def child_main(argv: list[str]) -> None:
     side, src, out, work = argv[0], Path(argv[1]), Path(argv[2]), Path(argv[3])
-    t0 = time.perf_counter()
-    SIDES[side](src, out, work)
-    seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"seconds": seconds, "peak": peak}))
+    report_timed(lambda: SIDES[side](src, out, work))
 
 
 def measure(side: str, src: Path, scratch: Path) -> dict[str, Any]:
     out = scratch / f"out-{side}.parquet"
     work = scratch / f"work-{side}"
     work.mkdir(exist_ok=True)
-    # Pre-import the libraries so that the timing is the work, not the imports.
-    code = (
-        "import sys, pandas, pyarrow, numpy\n"
-        f"{'import polars' if side == 'polars' else 'import wrangler.engine.job'}\n"
-        "from bench.flow_run import child_main\n"
-        "child_main(sys.argv[1:])\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code, side, str(src), str(out), str(work)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"{side} failed:\n{result.stderr[-3000:]}")
-    line = [x for x in result.stdout.splitlines() if x.startswith('{"seconds"')][-1]
-    return {**json.loads(line), "out": out}
+    preload = "polars" if side == "polars" else "wrangler.engine.job"
+    args = [side, str(src), str(out), str(work)]
+    return {**run_child("bench.flow_run", preload, args), "out": out}
 
 
 def compare(a: Path, b: Path) -> str:
@@ -254,7 +277,7 @@ Measured {now_utc()} on {machine.markdown()}.
 Data: {rows:,} rows × 20 columns (ints, floats with gaps, eight float features, text, ISO
 dates, categories, a boolean), {mib(size)} of Parquet in {CHUNK:,}-row row groups, in the
 page cache. The flow: {steps}. Each side in a fresh child process, imports excluded; peak
-RSS is the child's `ru_maxrss`. Sextant: `wrangler.engine.job.run`, the processing job's
+RSS is the child's `VmHWM`. Sextant: `wrangler.engine.job.run`, the processing job's
 compute (what a worker's subprocess runs). pandas: the same steps written by hand on the
 whole frame; polars: the same as eager polars expressions.
 

@@ -15,11 +15,7 @@ pandas and polars: the same steps on the whole frame, written by hand.
 
 from __future__ import annotations
 
-import json
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.flow_run import compare, generate
+from bench.flow_run import compare, generate, report_timed, run_child
 from bench.report import Machine, mib, now_utc, table, write_section
 
 SORT = {"columns": ["city", "income"], "ascending": False}
@@ -152,31 +148,16 @@ SIDES = {"sextant": run_sextant, "pandas": run_pandas, "polars": run_polars}
 def child_main(argv: list[str]) -> None:
     side, flow = argv[0], argv[1]
     src, tiers, out, work = (Path(a) for a in argv[2:6])
-    t0 = time.perf_counter()
-    SIDES[side](flow, src, tiers, out, work)
-    seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"seconds": seconds, "peak": peak}))
+    report_timed(lambda: SIDES[side](flow, src, tiers, out, work))
 
 
 def measure(side: str, flow: str, src: Path, tiers: Path, scratch: Path) -> dict[str, Any]:
     out = scratch / f"scale-{flow}-{side}.parquet"
     work = scratch / f"scale-{flow}-{side}"
     work.mkdir(exist_ok=True)
-    code = (
-        "import sys, pandas, pyarrow, numpy\n"
-        f"{'import polars' if side == 'polars' else 'import wrangler.engine.job, distributed'}\n"
-        "from bench.flow_scale import child_main\n"
-        "child_main(sys.argv[1:])\n"
-    )
+    preload = "polars" if side == "polars" else "wrangler.engine.job, distributed"
     args = [side, flow, str(src), str(tiers), str(out), str(work)]
-    result = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"{side} {flow} failed:\n{result.stderr[-3000:]}")
-    line = [x for x in result.stdout.splitlines() if x.startswith('{"seconds"')][-1]
-    return {**json.loads(line), "out": out}
+    return {**run_child("bench.flow_scale", preload, args), "out": out}
 
 
 def run(*, scratch: Path, rows: int, out: Path | None, machine: Machine) -> None:
@@ -227,7 +208,7 @@ Data: the flow benchmark's {rows:,} rows × 20 columns ({mib(size)} of Parquet i
 row groups, in the page cache) and a 100-row lookup. Flows: **sort**, the whole table
 sorted on `city`, `income` descending (all rows out); **summary**, a left `join` on the
 lookup, a `group_by` on three keys with four aggregations, and a `sort` of the groups.
-Each side in a fresh child process, imports excluded; peak RSS is the child's `ru_maxrss`.
+Each side in a fresh child process, imports excluded; peak RSS is the child's `VmHWM`.
 Sextant: `wrangler.engine.job.run`, the processing job's compute, whose whole-table steps
 run on a LocalCluster started in the process (one thread per core, spilling past 4 GiB as
 a job's does by default), partitioned by the Parquet row groups. pandas and polars: the

@@ -37,6 +37,19 @@ def submit(api, user, project, **body):
     )
 
 
+def run_flow_job(api, user, project, on_commit, graph, *, node, output_name):
+    """Save ``graph`` as a flow and run it up to ``node`` as a processing job, to the end."""
+    flow = (
+        api(user)
+        .post("/api/v1/flows/", {"project": project.pk, "name": "f", "graph": graph}, format="json")
+        .json()
+    )
+    with on_commit(execute=True):
+        response = submit(api, user, project, flow=flow["id"], node=node, output_name=output_name)
+    assert response.status_code == 201, response.content
+    return Job.objects.get(pk=response.json()["id"])
+
+
 def test_a_script_reads_its_inputs_and_each_output_folder_becomes_a_dataset(
     api, member, project, dataset, on_commit
 ):
@@ -98,15 +111,7 @@ def test_a_flow_runs_as_a_processing_job(api, member, project, dataset, on_commi
         ],
         "edges": [["s", "d"]],
     }
-    flow = (
-        api(member)
-        .post("/api/v1/flows/", {"project": project.pk, "name": "f", "graph": graph}, format="json")
-        .json()
-    )
-    with on_commit(execute=True):
-        response = submit(api, member, project, flow=flow["id"], node="d", output_name="no gaps")
-    assert response.status_code == 201, response.content
-    job = Job.objects.get(pk=response.json()["id"])
+    job = run_flow_job(api, member, project, on_commit, graph, node="d", output_name="no gaps")
     assert job.status == "Completed", job.failure_reason
     assert Dataset.objects.get(pk=job.outputs["dataset"]).num_rows == 180
 
@@ -131,14 +136,7 @@ def test_whole_table_steps_of_a_flow_job_run_on_dask(api, member, project, datas
         ],
         "edges": [["s", "f"], ["f", "o"], ["o", "g"]],
     }
-    flow = (
-        api(member)
-        .post("/api/v1/flows/", {"project": project.pk, "name": "f", "graph": graph}, format="json")
-        .json()
-    )
-    with on_commit(execute=True):
-        response = submit(api, member, project, flow=flow["id"], node="g", output_name="cities")
-    job = Job.objects.get(pk=response.json()["id"])
+    job = run_flow_job(api, member, project, on_commit, graph, node="g", output_name="cities")
     assert job.status == "Completed", job.failure_reason
     logs = [line.message for line in job.logs.all()]
     assert "Starting Dask on a local cluster." in logs

@@ -11,9 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.flows import demo_frame, single_node_flow
+from tests.wrangler.engine.helpers import streamed
 from wrangler.engine import parse_flow, run_flow, scale
 from wrangler.engine.contracts import FlowError
-from wrangler.engine.stream import FIT_THEN_ROWWISE, stream_flow
+from wrangler.engine.stream import FIT_THEN_ROWWISE
 
 
 @pytest.fixture(scope="module")
@@ -156,22 +157,6 @@ def chain(*steps):
     return parse_flow({"nodes": nodes, "edges": edges})
 
 
-def streamed(graph, paths, tmp_path, client, target="t"):
-    """The graph's ``target`` run as a processing job runs it, with Dask."""
-    out, events = tmp_path / "out.parquet", []
-    rows, states = stream_flow(
-        graph,
-        target,
-        sources={n.id: paths[n.params["dataset"]] for n in graph.sources(target)},
-        output=out,
-        workdir=tmp_path,
-        batch_rows=41,
-        on_event=lambda m, p: events.append(m),
-        dask=lambda: client,
-    )
-    return pq.read_table(out).to_pandas(), rows, states, events
-
-
 def compare(graph, paths, tmp_path, client, target="t", *, exact=True):
     """Run the graph whole in pandas and streamed with Dask; assert the outputs and the
     fitted states are equal.
@@ -182,7 +167,9 @@ def compare(graph, paths, tmp_path, client, target="t", *, exact=True):
     expected, expected_states = run_flow(
         graph, target, load_source=lambda n: pq.read_table(paths[n.params["dataset"]]).to_pandas()
     )
-    got, rows, states, events = streamed(graph, paths, tmp_path, client, target)
+    got, rows, states, events = streamed(
+        graph, target, paths, tmp_path, batch_rows=41, dask=lambda: client
+    )
     assert states.keys() == expected_states.keys()
     if exact:
         assert states == expected_states
@@ -247,7 +234,7 @@ def test_a_bad_parameter_names_the_node_before_any_work(client, tmp_path):
     paths = {1: write(people(50), tmp_path / "people.parquet")}
     graph = one_node("sort", {"columns": ["nope"]})
     with pytest.raises(FlowError) as caught:
-        streamed(graph, paths, tmp_path, client)
+        streamed(graph, "t", paths, tmp_path, dask=lambda: client)
     assert caught.value.node == "t"
     assert "nope" in caught.value.message
 
@@ -268,7 +255,7 @@ def test_a_step_that_fails_names_its_node(client, tmp_path):
         {"by": ["key"], "aggregations": [{"column": "city", "func": "mean", "as": "m"}]},
     )
     with pytest.raises(FlowError) as caught:
-        streamed(graph, paths, tmp_path, client)
+        streamed(graph, "t", paths, tmp_path, dask=lambda: client)
     assert caught.value.node == "t"
     assert caught.value.message.startswith("Group by:")
 

@@ -10,8 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.flows import EXAMPLES, demo_frame, regions_frame, single_node_flow
+from tests.wrangler.engine.helpers import streamed
 from wrangler.engine import catalog, parse_flow, run_flow, stream
-from wrangler.engine.stream import FIT_THEN_ROWWISE, stream_flow
+from wrangler.engine.stream import FIT_THEN_ROWWISE
 
 TYPES = sorted(t.type for t in catalog() if not t.custom_code)
 
@@ -35,25 +36,11 @@ def whole(graph, target, paths):
     )
 
 
-def streamed(graph, target, paths, tmp_path, events=None):
-    out = tmp_path / "out.parquet"
-    rows, states = stream_flow(
-        graph,
-        target,
-        sources={n.id: paths[n.params["dataset"]] for n in graph.sources(target)},
-        output=out,
-        workdir=tmp_path,
-        batch_rows=61,
-        on_event=(lambda m, p: events.append(m)) if events is not None else None,
-    )
-    return pq.read_table(out).to_pandas(), rows, states
-
-
 @pytest.mark.parametrize("kind", TYPES)
 def test_each_transform_streams_to_the_same_output_as_a_whole_run(kind, sources, tmp_path):
     graph = parse_flow(single_node_flow(kind))
     expected, expected_states = whole(graph, "t", sources)
-    got, rows, states = streamed(graph, "t", sources, tmp_path)
+    got, rows, states, _ = streamed(graph, "t", sources, tmp_path)
     assert rows == len(expected)
     expected_written = pa.Table.from_pandas(expected, preserve_index=False).to_pandas()
     pd.testing.assert_frame_equal(got, expected_written)
@@ -74,8 +61,7 @@ def test_a_chain_of_row_wise_and_fitted_steps_reads_no_table_whole(sources, tmp_
     edges = [[a["id"], b["id"]] for a, b in pairwise(nodes)]
     graph = parse_flow({"nodes": nodes, "edges": edges})
     expected, expected_states = whole(graph, "keep", sources)
-    events: list[str] = []
-    got, _, states = streamed(graph, "keep", sources, tmp_path, events)
+    got, _, states, events = streamed(graph, "keep", sources, tmp_path)
     pd.testing.assert_frame_equal(
         got, pa.Table.from_pandas(expected, preserve_index=False).to_pandas()
     )
@@ -114,8 +100,7 @@ def test_independent_fits_share_a_pass_and_dependent_ones_wait(sources, tmp_path
         return original(path, batch_rows, columns)
 
     monkeypatch.setattr(stream, "_source_batches", spy)
-    events: list[str] = []
-    got, _, states = streamed(graph, "bins", sources, tmp_path, events)
+    got, _, states, events = streamed(graph, "bins", sources, tmp_path)
     # Fit passes read only the source columns their fits depend on; the last reads all.
     assert read[:3] == [["age", "income", "city"], ["age"], ["age"]]
     assert read[3] is None
