@@ -62,22 +62,17 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
     dask = spec.get("dask") or {}
     with ExitStack() as stack:
-        client: list[Client] = []
 
         def dask_client() -> Client:
-            if not client:
-                where = dask.get("address") or "a local cluster"
-                emit(message=f"Starting Dask on {where}.")
-                client.append(
-                    stack.enter_context(
-                        scale.dask_client(
-                            dask.get("address") or None,
-                            output.parent / "dask",
-                            memory_bytes=dask.get("memory_bytes"),
-                        )
-                    )
+            """Started when the flow first needs it (stream_flow asks once), closed after."""
+            emit(message=f"Starting Dask on {dask.get('address') or 'a local cluster'}.")
+            return stack.enter_context(
+                scale.dask_client(
+                    dask.get("address") or None,
+                    output.parent / "dask",
+                    memory_bytes=dask.get("memory_bytes"),
                 )
-            return client[0]
+            )
 
         rows, states = stream_flow(
             graph,

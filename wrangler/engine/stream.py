@@ -422,8 +422,9 @@ def stream_flow(
     """Write ``target``'s output to ``output``; returns its row count and the fitted states.
 
     Custom code runs only where the caller says it may: a worker's subprocess. With a
-    ``dask`` client factory, the whole-table steps that can (:func:`scale.on_dask`) run on
-    Dask, out of core; without one they run whole in memory. A Dask step that needs no
+    ``dask`` client factory (called once, when first needed), fits and the whole-table
+    steps that can (:func:`scale.on_dask`) run on Dask, out of core; without one they run
+    in this process, whole-table steps whole in memory. A Dask step that needs no
     final sort, whose one follower is a Dask step other than a sort, hands its frame on
     unwritten: the two run as one graph.
     """
