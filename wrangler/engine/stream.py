@@ -10,22 +10,34 @@ stage: a Parquet file plus the row-by-row steps still to apply to each of its ba
   from one pass over its input, keeping only the columns it reads (its parameters' columns
   and its target), then joins the steps with that state. Fitting on those columns alone
   gives the state fitting on the whole frame gives, since the fit reads nothing else.
-- Anything else (group_by, join, sort, lag features, custom code…) reads its inputs whole,
-  runs as in :func:`run_flow`, and writes its output to a Parquet file for what follows.
+- A transform that must see every row but reads only a few columns (lags and rolling
+  windows, forward fills, samples, splits, random balancing, pivots; see :data:`PROJECTED`)
+  runs on those columns alone, gathered in one pass with each row's position. Where its
+  rows are input rows (picked, repeated, or all of them, with new columns), a second pass
+  takes those rows from the full input batch by batch; a pivot's output is the result.
+- A cross join streams its left side against the right side held whole.
+- Whole-table steps (sort, group_by, deduplicate, join, concat) run on Dask where the job
+  has a client (:mod:`wrangler.engine.scale`).
+- Anything else (custom code, SMOTE…) reads its inputs whole, runs as in :func:`run_flow`,
+  and writes its output to a Parquet file for what follows.
 
-Memory is then about one batch for the row-wise stretches, the fitted columns during a fit,
-and whole tables only where a node has to see them whole. Batches are converted to pandas as
-the whole table would be (an integer column with gaps anywhere in the file is float64 in
-every batch), so the output equals :func:`run_flow`'s on the same data.
+Memory is then about one batch for the row-wise stretches, the columns read during a fit
+or a projected step, and whole tables only where a node has to see them whole. Batches are
+converted to pandas as the whole table would be (an integer column with gaps anywhere in
+the file is float64 in every batch), so the output equals :func:`run_flow`'s on the same
+data.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -60,6 +72,28 @@ FIT_THEN_ROWWISE: Final[dict[str, Callable[[dict[str, Any]], bool]]] = {
     "clip_outliers": lambda p: True,
     "pca": lambda p: True,
 }
+
+#: Transforms that must see every row but read only the columns their parameters name: a
+#: job runs them on those columns alone (with each row's position), then takes the rows
+#: they keep from the full input. Values: whether these parameters qualify.
+PROJECTED: Final[dict[str, Callable[[dict[str, Any]], bool]]] = {
+    "fill_missing": lambda p: p.get("strategy") in ("ffill", "bfill"),
+    "lag_features": lambda p: True,
+    "rolling_window": lambda p: True,
+    "sample": lambda p: True,
+    "train_test_split": lambda p: True,
+    "balance": lambda p: p.get("method") != "smote",  # SMOTE reads every numeric column
+    "pivot": lambda p: True,
+}
+
+#: Of those, the ones that may read no column at all (a sample needs only the row count).
+NAMED_COLUMNS_ONLY: Final = frozenset({"sample", "train_test_split"})
+
+#: Of those, the ones that rewrite the columns they read (the others only add columns).
+REWRITE_COLUMNS: Final = frozenset({"fill_missing"})
+
+#: A row's position in a projected step's input (a column no input may have).
+POSITION: Final = "_sextant_position"
 
 OnEvent = Callable[[str, float | None], None]
 
@@ -110,25 +144,42 @@ def read_whole(stage: Stage) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
-def write_stage(stage: Stage, dest: Path, *, batch_rows: int = BATCH_ROWS) -> int:
-    """Write the stage's output to ``dest``, batch by batch; returns the row count."""
+def write_frames(frames: Iterator[pd.DataFrame], dest: Path, empty: Callable[[], pa.Table]) -> int:
+    """Write ``frames`` to ``dest`` one after the other; returns the row count.
+
+    Empty frames are skipped but for the first, kept in case no rows come; with no frame
+    at all, ``empty()`` gives the table written.
+    """
     writer: BackgroundWriter | None = None
     schema: pa.Schema | None = None
+    first: pa.Table | None = None
     rows = 0
     try:
-        for frame in read_batches(stage, batch_rows=batch_rows):
+        for frame in frames:
+            if not len(frame) and first is not None:
+                continue
             table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+            if not len(frame):
+                first = table
+                continue
             if writer is None:
                 schema = table.schema
                 writer = BackgroundWriter(dest, schema)
             writer.write(table)
             rows += table.num_rows
-        if writer is None:  # no batch at all: an empty file with the source's columns
-            pq.write_table(stage.parts.schema.empty_table(), dest)
+        if writer is None:  # no rows: an empty file with the output's columns
+            pq.write_table(first if first is not None else empty(), dest)
     finally:
         if writer is not None:
             writer.close()
     return rows
+
+
+def write_stage(stage: Stage, dest: Path, *, batch_rows: int = BATCH_ROWS) -> int:
+    """Write the stage's output to ``dest``, batch by batch; returns the row count."""
+    return write_frames(
+        read_batches(stage, batch_rows=batch_rows), dest, stage.parts.schema.empty_table
+    )
 
 
 def _fit_columns(node: Node) -> list[str] | None:
@@ -137,6 +188,8 @@ def _fit_columns(node: Node) -> list[str] | None:
     assert defn is not None
     first, _ = column_refs(defn, node.params, fitting=True)
     columns = list(dict.fromkeys(column for _, column in first))
+    if node.type in NAMED_COLUMNS_ONLY:
+        return columns
     return columns or None
 
 
@@ -297,18 +350,19 @@ def _fit_partition(
     return _fit_projections(Parts(Path(path)).row_group(file, rg, columns), plan, members)
 
 
-def _fit_pass(
+def _projections(
     stage: Stage,
     group: list[Step],
     batch_rows: int,
     changes: dict[int, set[str]] | None,
     client: Client | None = None,
-) -> None:
-    """One pass over the stage's source that fits every step of ``group``.
+) -> Iterator[tuple[Step, pd.DataFrame]]:
+    """One pass over the stage's source that gathers, for every step of ``group``, the
+    columns it reads where it stands among the steps, in row order.
 
     With a Dask client the pass runs on its workers, a row group per task, in parallel;
-    each fit then learns its state from its columns gathered in row order, exactly as from
-    the batches of a pass made here.
+    the columns are then gathered in row order, exactly as from the batches of a pass made
+    here.
     """
     ids = {id(step) for step in group}
     last = max(i for i, step in enumerate(stage.steps) if id(step) in ids)
@@ -331,13 +385,26 @@ def _fit_pass(
     if not results:  # no rows: fit on the empty input
         results = [_fit_projections(stage.parts.empty(columns_read), plan, members)]
     for k, i in enumerate(members):
-        step = plan[i]
         chunks = [r[k] for r in results]
         projected = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+        del chunks
+        yield plan[i], projected
+        del projected
+    del results
+
+
+def _fit_pass(
+    stage: Stage,
+    group: list[Step],
+    batch_rows: int,
+    changes: dict[int, set[str]] | None,
+    client: Client | None = None,
+) -> None:
+    """One pass over the stage's source that fits every step of ``group``; each fit learns
+    its state from its own columns (see :func:`_projections`)."""
+    for step, projected in _projections(stage, group, batch_rows, changes, client):
         _, step.state = run_node(step.node, [projected], None)
         step.pending = False
-        del projected, chunks
-    del results
 
 
 def resolve(
@@ -405,6 +472,84 @@ def _on_dask(
     except scale.NotOnDask as exc:
         say(f"{node.id} ({node.type}): column {exc} is of a type Dask cannot order here.", None)
         return None
+
+
+def projected(node: Node) -> bool:
+    """Whether a job runs the node on the columns it reads alone (:data:`PROJECTED`)."""
+    qualifies = PROJECTED.get(node.type)
+    return qualifies is not None and len(node.inputs) == 1 and qualifies(node.params)
+
+
+def _row_runs(positions: np.ndarray) -> list[tuple[int, int]]:
+    """``positions`` cut into runs that never go back: ``(start, end)`` of each."""
+    cuts = np.flatnonzero(np.diff(positions) < 0) + 1
+    bounds = [0, *cuts.tolist(), len(positions)]
+    return [(a, b) for a, b in pairwise(bounds) if b > a]
+
+
+def _taken(
+    stage: Stage, out: pd.DataFrame, added: list[str], batch_rows: int
+) -> Iterator[pd.DataFrame]:
+    """The rows of the stage at ``out``'s positions, in ``out``'s order, with ``added``
+    columns set from ``out``: one pass over the stage for each run of rising positions."""
+    positions = out[POSITION].to_numpy()
+    runs = _row_runs(positions)
+    for a, b in runs or [(0, 0)]:
+        wanted = positions[a:b]
+        start = 0
+        for frame in read_batches(stage, batch_rows=batch_rows):
+            lo, hi = np.searchsorted(wanted, [start, start + len(frame)], side="left")
+            piece = frame.iloc[wanted[lo:hi] - start].reset_index(drop=True)
+            for column in added:
+                piece[column] = out[column].iloc[a + lo : a + hi].reset_index(drop=True)
+            yield piece
+            start += len(frame)
+            if hi == len(wanted):
+                break
+
+
+def _run_projected(
+    node: Node, stage: Stage, dest: Path, batch_rows: int, client: Client | None
+) -> tuple[int, dict[str, Any], list[str]] | None:
+    """The node run on the columns it reads (one pass gathers them), its rows then taken
+    from the full input: its row count, state and the columns read. None where the input
+    has no row, or where the node reads a column named as the positions are: the node then
+    runs whole."""
+    if not stage.parts.num_rows:
+        return None
+    step = Step(node, pending=True)
+    with_step = stage.then(step)
+    ((_, columns),) = _projections(with_step, [step], batch_rows, _probe_changes(with_step), client)
+    read = list(columns.columns)
+    if POSITION in read:
+        return None
+    columns[POSITION] = np.arange(len(columns), dtype="int64")
+    out, state = run_node(node, [columns], None)
+    del columns
+    if POSITION not in out.columns:  # a new table (a pivot): the output itself
+        pq.write_table(pa.Table.from_pandas(out, preserve_index=False), dest)
+        return len(out), state, read
+    kept = set() if node.type in REWRITE_COLUMNS else set(read)
+    added = [c for c in out.columns if c != POSITION and c not in kept]
+    frames = _taken(stage, out, added, batch_rows)
+    rows = write_frames(frames, dest, lambda: pa.table({}))
+    return rows, state, read
+
+
+def _cross_join(left: Stage, right: Stage, node: Node, dest: Path, batch_rows: int) -> int:
+    """A cross join, the left side streamed against the right side held whole: each
+    batch of left rows gives ``batch_rows`` output rows at most."""
+    small = read_whole(right)
+    size = max(1, batch_rows // max(1, len(small)))
+    frames = (
+        run_node(node, [frame, small], None)[0] for frame in read_batches(left, batch_rows=size)
+    )
+
+    def empty() -> pa.Table:
+        out, _ = run_node(node, [left.parts.empty(), small], None)
+        return pa.Table.from_pandas(out, preserve_index=False)
+
+    return write_frames(frames, dest, empty)
 
 
 def stream_flow(
@@ -475,6 +620,32 @@ def stream_flow(
             stages[node_id] = stage_of(node.inputs[0]).then(Step(node, pending=True))
             say(f"{node_id} ({node.type}): row by row, once fitted.", progress)
             continue
+        if projected(node):
+            stage = stage_of(node.inputs[0])
+            resolve(stage, states, say, batch_rows=batch_rows, dask=fits_client)
+            dest = workdir / f"stage-{i}.parquet"
+            done = _run_projected(node, stage, dest, batch_rows, fits_client())
+            if done is not None:
+                rows, state, read = done
+                if defn.fitted:
+                    states[node_id] = state
+                stages[node_id] = Stage(Parts(dest))
+                where = ", on Dask" if client is not None else ""
+                say(
+                    f"{node_id} ({node.type}): {rows:,} rows, worked out on "
+                    f"{', '.join(read) or 'the row count'}{where}.",
+                    progress,
+                )
+                continue
+        if node.type == "join" and node.params.get("how") == "cross":
+            left, right = (stage_of(n) for n in node.inputs)
+            for stage in (left, right):
+                resolve(stage, states, say, batch_rows=batch_rows, dask=fits_client)
+            dest = workdir / f"stage-{i}.parquet"
+            rows = _cross_join(left, right, node, dest, batch_rows)
+            stages[node_id] = Stage(Parts(dest))
+            say(f"{node_id} ({node.type}): {rows:,} rows, the left side batch by batch.", progress)
+            continue
         plan = None
         if dask is not None and scale.on_dask(node):
             client = client or dask()  # first: frames are built under its Dask settings
@@ -516,6 +687,11 @@ def stream_flow(
         del frames, out
     last = stage_of(target)
     resolve(last, states, say, batch_rows=batch_rows, dask=fits_client)
-    rows = write_stage(last, output, batch_rows=batch_rows)
+    made = last.parts.path
+    if not last.steps and made.parent == workdir and made.is_file():
+        rows = last.parts.num_rows  # a file this run wrote whole: it is the output
+        shutil.move(made, output)
+    else:
+        rows = write_stage(last, output, batch_rows=batch_rows)
     say(f"Wrote {rows:,} rows.", 1.0)
     return rows, states

@@ -291,6 +291,24 @@ def test_a_column_dask_cannot_order_runs_the_step_in_memory(client, tmp_path):
     assert "t (sort): 200 rows, whole in memory." in events
 
 
+PROJECTED_STEPS = [
+    ("lag_features", {"columns": ["value"], "lags": ["1", "2"], "order_by": "seen"}),
+    ("rolling_window", {"columns": ["value"], "window": 4, "group_by": ["city"]}),
+    ("fill_missing", {"columns": ["value", "key"], "strategy": "ffill"}),
+    ("sample", {"fraction": 0.4, "seed": 6}),
+    ("train_test_split", {"stratify": "city", "seed": 1}),
+    ("balance", {"target": "flag", "method": "random_undersample", "seed": 2}),
+    ("pivot", {"index": ["city"], "columns": "flag", "values": "value", "func": "sum"}),
+]
+
+
+@pytest.mark.parametrize(("kind", "params"), PROJECTED_STEPS, ids=[k for k, _ in PROJECTED_STEPS])
+def test_projected_steps_gather_their_columns_on_dask(kind, params, client, tmp_path):
+    paths = {1: write(people(700), tmp_path / "people.parquet")}
+    events = compare(one_node(kind, params), paths, tmp_path, client)
+    assert any(e.startswith(f"t ({kind}): ") and e.endswith(", on Dask.") for e in events)
+
+
 @pytest.mark.parametrize("kind", sorted(FIT_THEN_ROWWISE))
 def test_fits_made_on_dask_learn_the_states_of_a_whole_run(kind, client, tmp_path):
     source = write(demo_frame(500, seed=3), tmp_path / "demo.parquet", row_group_size=64)

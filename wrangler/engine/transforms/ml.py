@@ -142,7 +142,8 @@ def balance(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Even out the classes of the target column, on the training data only.
 
-    random_oversample repeats random rows of the smaller classes up to the largest class;
+    random_oversample repeats random rows of the smaller classes up to the largest class
+    (the copies follow the original rows, in the rows' order);
     random_undersample keeps random rows of every class down to the smallest (in their
     original order); smote adds synthetic rows to the smaller classes, each on the segment
     between a random row of the class and one of its ``k_neighbors`` nearest same-class rows:
@@ -170,7 +171,7 @@ def balance(
         out = df.iloc[np.sort(np.concatenate(keep))]
     elif method == "random_oversample":
         extra = [rng.choice(m, max(sizes) - len(m), replace=True) for m in members]
-        out = pd.concat([df, df.iloc[np.concatenate(extra)]])
+        out = pd.concat([df, df.iloc[np.sort(np.concatenate(extra))]])
     else:
         from sklearn.neighbors import NearestNeighbors
 
