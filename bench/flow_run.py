@@ -228,14 +228,17 @@ def compare(a: Path, b: Path) -> str:
     if len(x) != len(y):
         return f"rows differ ({len(x):,} vs {len(y):,})"
     common = [c for c in x.columns if c in set(y.columns)]
-    worst = 0.0
+    worst, gaps = 0.0, 0
     for c in common:
         if pd.api.types.is_numeric_dtype(x[c]) and pd.api.types.is_numeric_dtype(y[c]):
             d = np.nanmax(np.abs(x[c].to_numpy(float) - y[c].to_numpy(float)), initial=0.0)
             worst = max(worst, float(d))
+        gaps += int((x[c].isna().to_numpy() != y[c].isna().to_numpy()).sum())
     missing = sorted(set(x.columns) ^ set(y.columns))
-    return f"same {len(x):,} rows; max |diff| {worst:.1e}" + (
-        f"; columns only on one side: {', '.join(missing)}" if missing else ""
+    return (
+        f"same {len(x):,} rows; max |diff| {worst:.1e}"
+        + (f"; {gaps:,} values null on one side only" if gaps else "")
+        + (f"; columns only on one side: {', '.join(missing)}" if missing else "")
     )
 
 

@@ -1,11 +1,14 @@
 """Whole-table steps over 10M rows × 20 columns: a processing job's join, group-by and sort
-on Dask against the same steps in pandas and polars, in the same run.
+on Dask, and its lags and rolling windows, against the same steps in pandas and polars, in
+the same run.
 
-Two flows over the data of :mod:`bench.flow_run` (and a 100-row lookup table):
+Three flows over the data of :mod:`bench.flow_run` (and a 100-row lookup table):
 
 - **sort**: the whole table sorted on two columns, 10M rows out;
 - **summary**: a left join on the lookup, then a group-by on three keys, then a sort of
-  the groups: a few thousand rows out.
+  the groups: a few thousand rows out;
+- **series**: lags 1 and 7 of two columns and a 7-row rolling mean, per city in signup
+  order: every row out, with five more columns.
 
 Each side runs in a fresh child process that reports its wall time (imports excluded) and
 its peak RSS. Sextant: ``wrangler.engine.job.run``, the processing job's compute, which
@@ -39,6 +42,19 @@ GROUP = {
     ],
 }
 ORDER = {"columns": ["units"], "ascending": False}
+LAGS = {
+    "columns": ["income", "units"],
+    "lags": ["1", "7"],
+    "order_by": "signup",
+    "group_by": ["city"],
+}
+ROLLING = {
+    "columns": ["income"],
+    "window": 7,
+    "func": "mean",
+    "order_by": "signup",
+    "group_by": ["city"],
+}
 
 
 def flows() -> dict[str, tuple[dict[str, Any], str]]:
@@ -70,6 +86,17 @@ def flows() -> dict[str, tuple[dict[str, Any], str]]:
                 ],
             },
             "order",
+        ),
+        "series": (
+            {
+                "nodes": [
+                    src,
+                    {"id": "lags", "type": "lag_features", "params": LAGS},
+                    {"id": "rolling", "type": "rolling_window", "params": ROLLING},
+                ],
+                "edges": [["src", "lags"], ["lags", "rolling"]],
+            },
+            "rolling",
         ),
     }
 
@@ -108,6 +135,13 @@ def run_pandas(flow: str, src: Path, tiers: Path, out: Path, work: Path) -> None
     df = pd.read_parquet(src)
     if flow == "sort":
         df = df.sort_values(SORT["columns"], ascending=False, kind="stable")
+    elif flow == "series":
+        by_city = df.sort_values("signup", kind="stable").groupby("city", dropna=False)
+        for column in LAGS["columns"]:
+            for lag in (1, 7):
+                df[f"{column}_lag_{lag}"] = by_city[column].shift(lag)  # aligned on the index
+        rolled = by_city["income"].rolling(7, min_periods=1).mean()
+        df["income_rolling_mean_7"] = rolled.reset_index(level=0, drop=True)
     else:
         df = df.merge(pd.read_parquet(tiers), on="score", how="left")
         df = df.groupby(GROUP["by"], dropna=False, sort=True).agg(
@@ -126,6 +160,25 @@ def run_polars(flow: str, src: Path, tiers: Path, out: Path, work: Path) -> None
     df = pl.read_parquet(src)
     if flow == "sort":
         df = df.sort(SORT["columns"], descending=True, maintain_order=True, nulls_last=True)
+    elif flow == "series":
+        made = [
+            pl.col(c).shift(lag).over("city").alias(f"{c}_lag_{lag}")
+            for c in LAGS["columns"]
+            for lag in (1, 7)
+        ]
+        made.append(
+            pl.col("income")
+            .rolling_mean(7, min_samples=1)
+            .over("city")
+            .alias("income_rolling_mean_7")
+        )
+        df = (
+            df.with_row_index("_row")
+            .sort("signup", maintain_order=True)
+            .with_columns(made)
+            .sort("_row")
+            .drop("_row")
+        )
     else:
         df = df.join(pl.read_parquet(tiers), on="score", how="left", maintain_order="left")
         df = (
@@ -201,18 +254,21 @@ def render(machine: Machine, rows: int, size: int, results: dict[str, Any]) -> s
             f"vs polars: {compare(r['sextant']['out'], r['polars']['out'])}."
         )
     header = ["flow", "side", "time", "time vs pandas", "peak RSS", "peak vs pandas"]
-    return f"""## Whole-table steps on Dask over {rows:,} rows, against pandas and polars
+    return f"""## Whole-table steps over {rows:,} rows, against pandas and polars
 
 Measured {now_utc()} on {machine.markdown()}.
 Data: the flow benchmark's {rows:,} rows × 20 columns ({mib(size)} of Parquet in 1M-row
 row groups, in the page cache) and a 100-row lookup. Flows: **sort**, the whole table
 sorted on `city`, `income` descending (all rows out); **summary**, a left `join` on the
-lookup, a `group_by` on three keys with four aggregations, and a `sort` of the groups.
+lookup, a `group_by` on three keys with four aggregations, and a `sort` of the groups;
+**series**, `lag_features` (lags 1 and 7 of `income` and `units`) then `rolling_window`
+(a 7-row mean of `income`), both per `city` in `signup` order (all rows out, 25 columns).
 Each side in a fresh child process, imports excluded; peak RSS is the child's `VmHWM`.
 Sextant: `wrangler.engine.job.run`, the processing job's compute, whose whole-table steps
 run on a LocalCluster started in the process (one thread per core, spilling past 4 GiB as
-a job's does by default), partitioned by the Parquet row groups. pandas and polars: the
-same steps on the whole frame.
+a job's does by default), partitioned by the Parquet row groups; the series steps gather
+the columns they read on it, then take every row from the input batch by batch. pandas
+and polars: the same steps on the whole frame.
 
 {table(header, lines)}
 
