@@ -74,3 +74,15 @@ def current_project(request: HttpRequest) -> tuple[Project | None, list[Project]
     result = (project, projects)
     request._sextant_projects = result  # type: ignore[attr-defined]
     return result
+
+
+def enter_project(request: HttpRequest, project_id: int) -> None:
+    """Make the project of the object a page shows the current one, where the user is a
+    member: the top bar then names the project the page belongs to, and the sidebar's
+    sections list that project's objects."""
+    _, projects = current_project(request)
+    project = next((p for p in projects if p.pk == project_id), None)
+    if project is None:  # staff looking at a project they are not in: nothing to switch
+        return
+    request.session[SESSION_KEY] = project.pk
+    request._sextant_projects = (project, projects)  # type: ignore[attr-defined]

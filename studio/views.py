@@ -32,7 +32,7 @@ from studio.engine.ingest import preview_parquet
 from studio.errors import ServiceError
 from studio.forms import DatasetUploadForm, MemberForm, ProjectForm, TestJobForm
 from studio.models import Dataset, Job, Project
-from studio.navigation import SESSION_KEY, current_project
+from studio.navigation import SESSION_KEY, current_project, enter_project
 
 PAGE_SIZE = 50
 LOG_TAIL = 500
@@ -456,6 +456,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return HttpResponseClientRefresh()
         return render(request, "studio/partials/profile_progress.html", {"dataset": dataset})
 
+    enter_project(request, dataset.project_id)
     membership = selectors.membership_of(request.user, dataset.project_id)
     columns: list[dict[str, str]] = []
     rows: list[list[tuple[str, str]]] = []
@@ -582,6 +583,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = selectors.access_job(request.user, pk)
+    enter_project(request, job.project_id)
     membership = selectors.membership_of(request.user, job.project_id)
     can_write = request.user.is_staff or (membership is not None and membership.can_write)
     total_logs = job.logs.count()

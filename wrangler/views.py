@@ -13,7 +13,7 @@ from studio import selectors as studio_selectors
 from studio.choices import DatasetStatus
 from studio.errors import ServiceError
 from studio.models import Project
-from studio.navigation import current_project
+from studio.navigation import current_project, enter_project
 from studio.selectors import membership_of
 from wrangler import selectors, services
 from wrangler.engine import catalog
@@ -94,6 +94,7 @@ def flow_list(request: HttpRequest) -> HttpResponse:
 def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
     flow: Flow = selectors.access_flow(request.user, pk)
     project = flow.project
+    enter_project(request, project.pk)
     config = {
         "flow": {
             "id": flow.pk,

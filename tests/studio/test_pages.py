@@ -297,6 +297,32 @@ def test_the_project_switch_sets_the_current_project(
     assert response["Location"] == reverse("job-list")
 
 
+def test_a_page_of_another_projects_object_makes_that_project_current(
+    client: Client, owner: Any, project: Project, dataset: Dataset
+) -> None:
+    second = services.project_create(user=owner, name="Another one")
+    logged_in(client, owner)
+    client.post(reverse("project-switch", args=[second.pk]))
+    job = dataset.ingest_job
+    assert job is not None
+    for url in (reverse("job-detail", args=[job.pk]), reverse("dataset-detail", args=[dataset.pk])):
+        client.post(reverse("project-switch", args=[second.pk]))
+        html = client.get(url).content.decode()
+        current = re.search(r'<span class="name">([^<]*)</span>', html)
+        assert current is not None and current.group(1) == project.name, url
+        assert client.session["sextant_project"] == project.pk
+
+
+def test_staff_see_another_projects_job_without_a_switch(
+    client: Client, owner: Any, other_project: Project, admin_user: Any, project: Project
+) -> None:
+    job = services.job_submit(project=other_project, kind="diagnostic.noop", owner=None)
+    services.project_member_add(project=project, username=admin_user.username, role="viewer")
+    logged_in(client, admin_user)
+    assert client.get(reverse("job-detail", args=[job.pk])).status_code == 200
+    assert client.session.get("sextant_project") in (None, project.pk)
+
+
 def test_someone_elses_project_cannot_be_switched_to(
     client: Client, owner: Any, other_project: Project
 ) -> None:
