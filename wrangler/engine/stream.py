@@ -508,11 +508,41 @@ def _taken(
                 break
 
 
+@dataclass
+class Narrow:
+    """A projected step's result, its rows not taken from the input yet: ``out`` holds
+    the columns the steps read and made, and each row's position in ``stage``'s output;
+    ``unchanged`` names those of its columns that the stage has as they are."""
+
+    stage: Stage
+    out: pd.DataFrame
+    unchanged: set[str]
+
+    def take(self, dest: Path, batch_rows: int) -> int:
+        """Write the stage's rows at the positions, with the columns made; the row count."""
+        made = [c for c in self.out.columns if c != POSITION and c not in self.unchanged]
+        frames = _taken(self.stage, self.out, made, batch_rows)
+        return write_frames(frames, dest, lambda: pa.table({}))
+
+
+def _narrowed(
+    node: Node, columns: pd.DataFrame, stage: Stage, unchanged: set[str]
+) -> tuple[Narrow | pd.DataFrame, dict[str, Any]]:
+    """The node run on ``columns`` (positions included): a :class:`Narrow` where its rows
+    are input rows, else (a pivot) the output itself; and the node's state."""
+    out, state = run_node(node, [columns], None)
+    if POSITION not in out.columns:
+        return out, state
+    if node.type in REWRITE_COLUMNS:
+        unchanged = unchanged - set(_fit_columns(node) or columns.columns)
+    return Narrow(stage, out, unchanged), state
+
+
 def _run_projected(
-    node: Node, stage: Stage, dest: Path, batch_rows: int, client: Client | None
-) -> tuple[int, dict[str, Any], list[str]] | None:
-    """The node run on the columns it reads (one pass gathers them), its rows then taken
-    from the full input: its row count, state and the columns read. None where the input
+    node: Node, stage: Stage, batch_rows: int, client: Client | None
+) -> tuple[Narrow | pd.DataFrame, dict[str, Any], list[str]] | None:
+    """The node run on the columns it reads, gathered in one pass with their positions:
+    its result (see :func:`_narrowed`), state and the columns read. None where the input
     has no row, or where the node reads a column named as the positions are: the node then
     runs whole."""
     if not stage.parts.num_rows:
@@ -524,16 +554,19 @@ def _run_projected(
     if POSITION in read:
         return None
     columns[POSITION] = np.arange(len(columns), dtype="int64")
-    out, state = run_node(node, [columns], None)
-    del columns
-    if POSITION not in out.columns:  # a new table (a pivot): the output itself
-        pq.write_table(pa.Table.from_pandas(out, preserve_index=False), dest)
-        return len(out), state, read
-    kept = set() if node.type in REWRITE_COLUMNS else set(read)
-    added = [c for c in out.columns if c != POSITION and c not in kept]
-    frames = _taken(stage, out, added, batch_rows)
-    rows = write_frames(frames, dest, lambda: pa.table({}))
-    return rows, state, read
+    result, state = _narrowed(node, columns, stage, set(read))
+    return result, state, read
+
+
+def _then_projected(
+    node: Node, before: Narrow
+) -> tuple[Narrow | pd.DataFrame, dict[str, Any]] | None:
+    """The node run on an earlier projected step's result, where it reads only columns
+    that result holds (None otherwise): the two steps' rows are then taken in one go."""
+    read = _fit_columns(node)
+    if read is None or not set(read) <= set(before.out.columns) - {POSITION}:
+        return None
+    return _narrowed(node, before.out, before.stage, before.unchanged)
 
 
 def _cross_join(left: Stage, right: Stage, node: Node, dest: Path, batch_rows: int) -> int:
@@ -582,6 +615,7 @@ def stream_flow(
     followers = {n: [m for m in needed if n in graph.nodes[m].inputs] for n in needed}
     stages: dict[str, Stage] = {}
     lazy: dict[str, dd.DataFrame] = {}
+    narrow: dict[str, Narrow] = {}
     states: dict[str, dict[str, Any]] = {}
     client: Client | None = None
 
@@ -594,7 +628,12 @@ def stream_flow(
         return client
 
     def stage_of(node_id: str) -> Stage:
-        """The node's output as a stage: a frame handed on is written out first."""
+        """The node's output as a stage: a frame handed on is written out first, and a
+        projected step's rows are taken."""
+        if node_id in narrow:
+            dest = workdir / f"stage-{needed.index(node_id)}.parquet"
+            narrow.pop(node_id).take(dest, batch_rows)
+            stages[node_id] = Stage(Parts(dest))
         if node_id in lazy:
             assert client is not None
             dest = workdir / f"stage-{needed.index(node_id)}"
@@ -621,21 +660,35 @@ def stream_flow(
             say(f"{node_id} ({node.type}): row by row, once fitted.", progress)
             continue
         if projected(node):
-            stage = stage_of(node.inputs[0])
-            resolve(stage, states, say, batch_rows=batch_rows, dask=fits_client)
-            dest = workdir / f"stage-{i}.parquet"
-            done = _run_projected(node, stage, dest, batch_rows, fits_client())
-            if done is not None:
-                rows, state, read = done
+            source = node.inputs[0]
+            before = narrow.get(source) if len(followers[source]) == 1 else None
+            chained = _then_projected(node, before) if before is not None else None
+            if chained is not None:
+                del narrow[source]
+                result, state = chained
+                how = f"on {source}'s columns"
+            else:
+                stage = stage_of(source)
+                resolve(stage, states, say, batch_rows=batch_rows, dask=fits_client)
+                done = _run_projected(node, stage, batch_rows, fits_client())
+                if done is None:
+                    result = None
+                else:
+                    result, state, read = done
+                    where = ", on Dask" if client is not None else ""
+                    how = f"worked out on {', '.join(read) or 'the row count'}{where}"
+            if result is not None:
                 if defn.fitted:
                     states[node_id] = state
-                stages[node_id] = Stage(Parts(dest))
-                where = ", on Dask" if client is not None else ""
-                say(
-                    f"{node_id} ({node.type}): {rows:,} rows, worked out on "
-                    f"{', '.join(read) or 'the row count'}{where}.",
-                    progress,
-                )
+                if isinstance(result, Narrow):
+                    narrow[node_id] = result
+                    rows = len(result.out)
+                else:
+                    dest = workdir / f"stage-{i}.parquet"
+                    pq.write_table(pa.Table.from_pandas(result, preserve_index=False), dest)
+                    stages[node_id] = Stage(Parts(dest))
+                    rows = len(result)
+                say(f"{node_id} ({node.type}): {rows:,} rows, {how}.", progress)
                 continue
         if node.type == "join" and node.params.get("how") == "cross":
             left, right = (stage_of(n) for n in node.inputs)
@@ -649,7 +702,7 @@ def stream_flow(
         plan = None
         if dask is not None and scale.on_dask(node):
             client = client or dask()  # first: frames are built under its Dask settings
-            inputs = [lazy.pop(n) if n in lazy else stages[n] for n in node.inputs]
+            inputs = [lazy.pop(n) if n in lazy else stage_of(n) for n in node.inputs]
             plan = _on_dask(node, inputs, states, say, client, workdir / f"stage-{i}", batch_rows)
             if plan is None:  # run in memory after all: hand-ons are written out first
                 for n, given in zip(node.inputs, inputs, strict=True):

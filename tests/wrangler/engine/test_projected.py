@@ -133,6 +133,72 @@ def test_rows_dropped_and_columns_made_before_the_step_are_seen_by_it(sources, t
     assert not any("whole in memory" in e for e in events), events
 
 
+def test_projected_steps_in_a_row_take_their_rows_once(sources, tmp_path, monkeypatch):
+    read: list[list[str] | None] = []
+    original = stream._source_batches
+
+    def spy(parts, batch_rows, columns=None):
+        if batch_rows == 61:
+            read.append(columns)
+        return original(parts, batch_rows, columns)
+
+    monkeypatch.setattr(stream, "_source_batches", spy)
+    graph = chain(
+        (
+            "lags",
+            "lag_features",
+            {"columns": ["income"], "order_by": "signup", "group_by": ["city"]},
+        ),
+        (
+            "roll",
+            "rolling_window",
+            {"columns": ["income_lag_1"], "window": 3, "group_by": ["city"]},
+        ),
+        ("ffill", "fill_missing", {"columns": ["income_lag_1"], "strategy": "ffill"}),
+        ("half", "train_test_split", {"test_size": 0.5, "seed": 4, "part": "train"}),
+        ("more", "balance", {"target": "city", "method": "random_oversample", "seed": 2}),
+        ("t", "lag_features", {"columns": ["income_lag_1_rolling_mean_3"], "lags": ["2"]}),
+    )
+    events = compare(graph, sources, tmp_path)
+    # One narrow pass, then each run of rising positions (the oversampled copies are a
+    # second run) taken from the source with every column.
+    assert read == [["income", "city", "signup"], None, None], read
+    assert "roll (rolling_window): 1,000 rows, on lags's columns." in events
+    assert any(e.startswith("t (lag_features): ") and "on more's columns" in e for e in events)
+
+
+def test_a_step_reading_a_column_the_last_one_lacks_takes_its_rows_first(sources, tmp_path):
+    graph = chain(
+        ("lags", "lag_features", {"columns": ["income"], "order_by": "signup"}),
+        ("t", "rolling_window", {"columns": ["age"], "window": 4}),
+    )
+    events = compare(graph, sources, tmp_path)
+    assert "t (rolling_window): 1,000 rows, worked out on age." in events
+
+
+def test_a_projected_step_with_two_followers_is_taken_for_both(sources, tmp_path):
+    nodes = [
+        {"id": "src", "type": "source", "params": {"dataset": 1}},
+        {"id": "lags", "type": "lag_features", "params": {"columns": ["income"]}},
+        {"id": "a", "type": "rolling_window", "params": {"columns": ["income_lag_1"]}},
+        {"id": "t", "type": "concat", "params": {"source_column": "from"}},
+    ]
+    edges = [["src", "lags"], ["lags", "a"], ["lags", "t"], ["a", "t"]]
+    graph = parse_flow({"nodes": nodes, "edges": edges})
+    events = compare(graph, sources, tmp_path)
+    assert "a (rolling_window): 1,000 rows, worked out on income_lag_1." in events
+
+
+def test_a_pivot_after_a_lag_works_on_the_lags_columns(sources, tmp_path):
+    lags = {"columns": ["income"], "order_by": "signup", "group_by": ["city"]}
+    graph = chain(
+        ("lags", "lag_features", lags),
+        ("t", "pivot", {"index": ["signup"], "columns": "city", "values": "income_lag_1"}),
+    )
+    events = compare(graph, sources, tmp_path)
+    assert any(e.startswith("t (pivot): ") and e.endswith("on lags's columns.") for e in events)
+
+
 def test_oversampled_copies_follow_the_originals_in_their_order(sources, tmp_path):
     graph = chain(("t", "balance", {"target": "churned", "method": "random_oversample"}))
     got, rows, states, _ = streamed(graph, "t", sources, tmp_path)
