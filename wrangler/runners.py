@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
-import resource
 import shutil
-import signal
-import subprocess
 import sys
-import threading
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -27,119 +20,13 @@ from studio.engine.contracts import IngestError
 from studio.engine.ingest import ingest_tabular
 from studio.errors import ServiceError
 from studio.jobs import JobContext, JobFailed, register_runner
+from studio.jobs.sandbox import memory_failure, run_limited
 from studio.models import Dataset
 from wrangler.engine import parse_flow
 from wrangler.engine.contracts import FlowError
 from wrangler.models import Flow, FlowVersion
 from wrangler.services import FLOW_JOB_KIND, PREVIEW_JOB_KIND, SCRIPT_JOB_KIND
 from wrangler.sources import source_datasets
-
-ROOT = Path(__file__).resolve().parent.parent
-# What a subprocess running user code may see of the environment: no database URL, no
-# secret key, no storage credentials.
-KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
-
-
-def scrubbed_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: os.environ[k] for k in KEPT_ENV if k in os.environ}
-    env.update(
-        {
-            "HOME": str(workdir),
-            "TMPDIR": str(workdir),
-            "PYTHONPATH": str(ROOT),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(extra or {})
-    return env
-
-
-def _limits(memory_bytes: int) -> Any:
-    def apply() -> None:
-        os.setsid()  # its own process group, so a stop kills whatever it started
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-
-    return apply
-
-
-def run_limited(
-    ctx: JobContext,
-    argv: list[str],
-    *,
-    workdir: Path,
-    timeout: float,
-    env: dict[str, str] | None = None,
-) -> tuple[int, list[dict[str, Any]], str]:
-    """Run ``argv`` under the processing limits, relaying its JSON lines into the job.
-
-    Returns the exit status, the messages it printed and the tail of its stderr. A stop
-    request or the time limit kills its whole process group.
-    """
-    memory = int(settings.SEXTANT_PROCESSING_MEMORY_MB) * 1024 * 1024
-    stderr_path = workdir / "stderr.txt"
-    with stderr_path.open("wb") as stderr:
-        proc = subprocess.Popen(
-            argv,
-            cwd=workdir,
-            env=scrubbed_env(workdir, env),
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            preexec_fn=_limits(memory),
-        )
-        lines: queue.Queue[bytes | None] = queue.Queue()
-
-        def pump() -> None:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                lines.put(raw)
-            lines.put(None)
-
-        threading.Thread(target=pump, daemon=True).start()
-        messages: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                try:
-                    raw = lines.get(timeout=0.5)
-                except queue.Empty:
-                    raw = b""
-                if raw is None:
-                    break
-                if raw:
-                    message = _parse_line(raw)
-                    messages.append(message)
-                    if "message" in message:
-                        ctx.log(str(message["message"]))
-                    if "progress" in message:
-                        ctx.progress(float(message["progress"]))
-                if time.monotonic() > deadline:
-                    ctx.request_cancel(
-                        f"The run went past its time limit ({timeout:g} s).", failed=True
-                    )
-                ctx.check_cancelled()
-        except BaseException:
-            _kill(proc)
-            raise
-        status = proc.wait()
-    tail = stderr_path.read_text(errors="replace")[-2000:]
-    return status, messages, tail
-
-
-def _parse_line(raw: bytes) -> dict[str, Any]:
-    text = raw.decode(errors="replace").strip()
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"message": text}
-    return value if isinstance(value, dict) else {"message": text}
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
 
 
 def _failure(
@@ -150,7 +37,7 @@ def _failure(
             error = message["error"]
             where = f" (node {error['node']})" if error.get("node") else ""
             return f"{error.get('message', f'The {what} failed')}{where}"
-    if status in (-signal.SIGKILL, -signal.SIGSEGV) or "MemoryError" in stderr_tail:
+    if memory_failure(status, stderr_tail):
         return (
             f"The {what} ran out of memory (limit "
             f"{settings.SEXTANT_PROCESSING_MEMORY_MB} MiB, SEXTANT_PROCESSING_MEMORY_MB)."
