@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "channels",
     "studio.apps.StudioConfig",
     "wrangler.apps.WranglerConfig",
+    "training.apps.TrainingConfig",
 ]
 
 MIDDLEWARE = [

@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/v1/", include("studio.api.urls")),
     # Each app's own routes, by name: the core does not import the apps above it.
     path("", include("wrangler.urls")),
+    path("", include("training.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -1,0 +1,171 @@
+"""The training API: training jobs (built-in algorithms), their model artifacts, and the
+algorithms with their hyperparameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import FileResponse, Http404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from studio import storage
+from studio.api.views import check_filters, validated
+from studio.choices import JobStatus
+from studio.errors import ServiceError
+from training import selectors, services
+from training.engine import algorithms
+from training.models import TrainingJob
+
+
+class TrainingJobIn(serializers.Serializer):
+    project = serializers.IntegerField()
+    name = serializers.CharField(max_length=120)
+    algorithm = serializers.CharField(max_length=64)
+    channels = serializers.JSONField(help_text='{"train": 12, "validation": 13, "test": 14}')
+    target = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    hyperparameters = serializers.JSONField(required=False)
+    problem_type = serializers.CharField(required=False, max_length=40)
+    instance_type = serializers.CharField(required=False, max_length=40)
+    instance_count = serializers.JSONField(required=False)
+    max_runtime_seconds = serializers.JSONField(required=False)
+
+
+class TrainingJobOut(serializers.ModelSerializer):
+    status = serializers.CharField(source="job.status")
+    failure_reason = serializers.CharField(source="job.failure_reason")
+    pending_reason = serializers.CharField(source="job.pending_reason")
+    progress = serializers.FloatField(source="job.progress")
+    started_at = serializers.DateTimeField(source="job.started_at")
+    finished_at = serializers.DateTimeField(source="job.finished_at")
+    duration_seconds = serializers.FloatField(source="job.duration_seconds")
+    created_by = serializers.CharField(source="created_by.username", default=None)
+    model_artifact = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingJob
+        fields = [
+            "id",
+            "project",
+            "name",
+            "job",
+            "status",
+            "algorithm",
+            "channels",
+            "target",
+            "problem_type",
+            "hyperparameters",
+            "instance_type",
+            "instance_count",
+            "max_runtime_seconds",
+            "final_metrics",
+            "result",
+            "model_artifact",
+            "failure_reason",
+            "pending_reason",
+            "progress",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+        ]
+
+    def get_model_artifact(self, obj: TrainingJob) -> dict[str, Any] | None:
+        if not obj.model_artifact_key:
+            return None
+        url = reverse("api-training-job-model", args=[obj.pk])
+        request = self.context.get("request")
+        return {
+            "key": obj.model_artifact_key,
+            "size": obj.model_artifact_size,
+            "url": request.build_absolute_uri(url) if request is not None else url,
+        }
+
+
+class TrainingJobViewSet(viewsets.GenericViewSet):
+    """SageMaker training jobs: a built-in algorithm on datasets, on the cpu or gpu queue."""
+
+    serializer_class = TrainingJobOut
+    queryset = TrainingJob.objects.none()
+    FILTERS = {"project", "status"}
+
+    def _out(self, training: TrainingJob) -> dict[str, Any]:
+        return dict(TrainingJobOut(training, context={"request": self.request}).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("project", int),
+            OpenApiParameter("status", str, enum=JobStatus.values),
+        ],
+        responses=TrainingJobOut(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        filters = check_filters(request, self.FILTERS)
+        if filters.get("status") and filters["status"] not in JobStatus.values:
+            raise ServiceError("invalid", f"Unknown status {filters['status']!r}.", field="status")
+        qs = selectors.training_job_list(
+            request.user, project_id=filters.get("project"), status=filters.get("status")
+        )
+        page = self.paginate_queryset(qs)
+        out = TrainingJobOut(page, many=True, context={"request": request})
+        return self.get_paginated_response(out.data)
+
+    @extend_schema(request=TrainingJobIn, responses={201: TrainingJobOut})
+    def create(self, request: Request) -> Response:
+        from studio.selectors import access_project
+
+        data = validated(TrainingJobIn, request.data)
+        project = access_project(request.user, data["project"], write=True)
+        training = services.training_job_create(
+            project=project,
+            user=request.user,
+            name=data["name"],
+            algorithm=data["algorithm"],
+            channels=data["channels"],
+            target=data.get("target"),
+            hyperparameters=data.get("hyperparameters"),
+            problem_type=data.get("problem_type"),
+            instance_type=data.get("instance_type"),
+            instance_count=data.get("instance_count"),
+            max_runtime_seconds=data.get("max_runtime_seconds"),
+        )
+        return Response(self._out(training), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=TrainingJobOut)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(self._out(selectors.access_training_job(request.user, pk)))
+
+    @extend_schema(responses={(200, "application/gzip"): bytes})
+    @action(detail=True, methods=["get"])
+    def model(self, request: Request, pk: str) -> FileResponse:
+        """The model artifact, ``model.tar.gz``: the fitted pipeline and its metadata."""
+        training = selectors.access_training_job(request.user, pk)
+        if not training.model_artifact_key or not storage.exists(training.model_artifact_key):
+            raise Http404("This training job has no model yet.")
+        response = FileResponse(
+            storage.open_read(training.model_artifact_key),
+            as_attachment=True,
+            filename=f"{training.name}-model.tar.gz".replace(" ", "_"),
+            content_type="application/gzip",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class AlgorithmViewSet(viewsets.ViewSet):
+    """The built-in algorithms: problem types and hyperparameters with types, ranges and
+    defaults (what the API checks and the UI renders)."""
+
+    @extend_schema(responses=dict)
+    def list(self, request: Request) -> Response:
+        return Response(
+            {
+                "algorithms": [a.to_dict() for a in algorithms()],
+                "instance_types": [t.to_dict() for t in services.INSTANCE_TYPES.values()],
+            }
+        )

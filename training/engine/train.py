@@ -1,0 +1,327 @@
+"""Training one built-in algorithm on a job's channels, as a training job's child process
+runs it (:mod:`training.engine.job`); usable from a notebook alike.
+
+The ``train`` channel is required; ``validation`` (early stopping, per-round metrics) and
+``test`` are optional. Each is a Parquet file with the same columns. Rows whose target is
+missing are left out. The final metrics are measured on every channel given and named
+``<channel>:<metric>``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from sklearn.pipeline import Pipeline
+
+from training.engine import metrics
+from training.engine.algorithms import (
+    CLASSIFICATION,
+    Algorithm,
+    FitContext,
+    get_algorithm,
+)
+from training.engine.artifact import FORMAT, TrainedModel, framework_versions, save
+from training.engine.features import (
+    feature_names,
+    input_schema,
+    pick_text_column,
+    prepare,
+    preprocessor,
+    text_features,
+)
+from training.engine.hyperparams import HyperparameterError, check_hyperparameters
+
+#: A target with more distinct values than this is not taken as classes.
+MAX_CLASSES = 1000
+#: Whole-number targets with at most this many values are classes when the problem is auto.
+AUTO_CLASSES = 20
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class TrainingError(ValueError):
+    """A problem with the job's data or settings, told to the user as it is."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def check_spec(algorithm: str, hyperparameters: Any, problem_type: str | None) -> dict[str, Any]:
+    """The algorithm's hyperparameters, checked (what the API validates before a job)."""
+    algo = get_algorithm(algorithm)
+    if algo is None:
+        raise TrainingError(f"Unknown algorithm {algorithm!r}.", "algorithm")
+    if problem_type not in (None, "", "auto") and problem_type not in algo.problems:
+        raise TrainingError(
+            f"{algo.name} solves {', '.join(algo.problems)}, not {problem_type}.", "problem_type"
+        )
+    try:
+        return check_hyperparameters(algo.hyperparameters, hyperparameters)
+    except HyperparameterError as exc:
+        field = f"hyperparameters.{exc.name}" if exc.name else "hyperparameters"
+        raise TrainingError(exc.message, field) from None
+
+
+def _read(path: str | Path, channel: str) -> pd.DataFrame:
+    try:
+        return pq.read_table(path).to_pandas()
+    except (OSError, ValueError) as exc:
+        raise TrainingError(f"The {channel} channel cannot be read: {exc}", "channels") from None
+
+
+def resolve_problem(algo: Algorithm, target: pd.Series, wanted: str | None, name: str) -> str:
+    """The problem ``algo`` solves on ``target`` (nulls dropped): ``wanted``, checked, or
+    inferred: text, booleans and whole numbers with few values are classes (binary for
+    two), other numbers a regression."""
+    if not algo.supervised:
+        return algo.problems[0]
+    distinct = target.nunique()
+    numeric = pd.api.types.is_numeric_dtype(target.dtype) and not pd.api.types.is_bool_dtype(
+        target.dtype
+    )
+    if wanted in (None, "", "auto"):
+        wanted = None
+        if numeric:
+            values = target.to_numpy(dtype="float64")
+            whole = bool(np.all(values == np.round(values)))
+            wanted = "regression" if not whole or distinct > AUTO_CLASSES else None
+        if wanted is None:
+            wanted = "binary_classification" if distinct == 2 else "multiclass_classification"
+        if wanted not in algo.problems:
+            raise TrainingError(
+                f"The target {name!r} looks like a {wanted.replace('_', ' ')}, which "
+                f"{algo.name} does not solve; set problem_type or pick another target.",
+                "target",
+            )
+    if wanted == "regression" and not numeric:
+        raise TrainingError(f"A regression target must hold numbers; {name!r} does not.", "target")
+    if wanted in CLASSIFICATION:
+        if distinct < 2:
+            raise TrainingError(f"The target {name!r} has one class; it needs two.", "target")
+        if wanted == "binary_classification" and distinct != 2:
+            raise TrainingError(
+                f"Binary classification needs two classes; {name!r} has {distinct}.", "target"
+            )
+        if distinct > MAX_CLASSES:
+            raise TrainingError(
+                f"The target {name!r} has {distinct:,} distinct values, too many to be classes.",
+                "target",
+            )
+    return str(wanted)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
+    """Train ``spec["algorithm"]`` and write ``model.tar.gz`` into ``spec["output_dir"]``.
+
+    ``spec``: ``algorithm``, ``hyperparameters``, ``channels`` (name → Parquet path),
+    ``target``, ``problem_type`` (or "auto"), ``threads``, ``device`` ("cpu"/"cuda"),
+    ``seed``, ``output_dir``. ``emit`` gets ``{"message"}``, ``{"progress"}`` and
+    ``{"metric": {name, value, step}}`` as training goes. Returns the final metrics, the
+    problem type, the classes, feature importances, row counts and the artifact's path.
+    """
+    say = emit or (lambda message: None)
+    started = time.perf_counter()
+    algo = get_algorithm(str(spec.get("algorithm")))
+    if algo is None:
+        raise TrainingError(f"Unknown algorithm {spec.get('algorithm')!r}.", "algorithm")
+    hp = check_spec(algo.name, spec.get("hyperparameters"), spec.get("problem_type"))
+    channels = dict(spec.get("channels") or {})
+    if "train" not in channels:
+        raise TrainingError("A train channel is required.", "channels.train")
+    frames = {name: _read(path, name) for name, path in channels.items()}
+    say({"message": ", ".join(f"{n}: {len(f):,} rows" for n, f in frames.items()) + "."})
+    say({"progress": 0.05})
+
+    target = spec.get("target") or None
+    if algo.supervised and not target:
+        raise TrainingError(f"{algo.name} learns to predict a target; name its column.", "target")
+    for name, frame in frames.items():
+        if target and target not in frame.columns:
+            raise TrainingError(f"The {name} channel has no column {target!r}.", "target")
+    labels: dict[str, pd.Series] = {}
+    if target:
+        for name in list(frames):
+            frame = frames[name]
+            known = frame[target].notna()
+            if not known.all() and algo.supervised:
+                say({"message": f"{name}: {int((~known).sum()):,} rows without a target left out."})
+                frame = frame[known]
+            frames[name] = frame.drop(columns=[target])
+            labels[name] = frame[target]
+    train_x = frames["train"]
+    if train_x.empty:
+        raise TrainingError("The train channel has no row to learn from.", "channels.train")
+    if algo.supervised:
+        problem = resolve_problem(algo, labels["train"], spec.get("problem_type"), str(target))
+    else:
+        problem = algo.problems[0]
+
+    classes: list[Any] = []
+    codes: dict[str, np.ndarray] = {}
+    if problem in CLASSIFICATION:
+        order = pd.Series(labels["train"].unique()).sort_values(kind="stable")
+        classes = [_plain(v) for v in order]
+        lookup = {v: i for i, v in enumerate(classes)}
+        for name, series in labels.items():
+            mapped = series.map(lambda v: lookup.get(_plain(v), -1)).to_numpy(dtype="int64")
+            unseen = mapped < 0
+            if unseen.any():
+                dropped = f"{int(unseen.sum()):,} rows of classes not in train left out"
+                say({"message": f"{name}: {dropped}."})
+                frames[name] = frames[name][~unseen]
+                mapped = mapped[~unseen]
+            codes[name] = mapped
+    elif problem == "regression":
+        codes = {n: s.to_numpy(dtype="float64") for n, s in labels.items()}
+
+    if algo.encoding == "text":
+        column = pick_text_column(train_x, hp.get("text_column"))
+        schema = input_schema(train_x[[column]], text_column=column)
+        features = text_features(
+            column,
+            ngrams=hp["word_ngrams"],
+            min_count=min(hp["min_count"], max(1, len(train_x))),
+            max_features=hp["max_features"],
+        )
+    else:
+        schema = input_schema(train_x)
+        features = preprocessor(schema, algo.encoding)
+    inputs = {name: prepare(frame, schema) for name, frame in frames.items()}
+    try:
+        train_t = features.fit_transform(inputs["train"])
+    except ValueError as exc:
+        raise TrainingError(f"The training data cannot be encoded: {exc}") from None
+    say({"message": f"{len(schema)} input columns → {train_t.shape[1]} features; {problem}."})
+    say({"progress": 0.1})
+
+    validation = None
+    if "validation" in inputs and algo.supervised and len(inputs["validation"]):
+        validation = (features.transform(inputs["validation"]), codes["validation"])
+    rounds = int(hp.get("num_round") or hp.get("epochs") or 1)
+
+    def on_iteration(step: int, values: dict[str, float]) -> None:
+        for name, value in values.items():
+            say({"metric": {"name": name, "value": value, "step": step}})
+        say({"progress": 0.1 + 0.8 * min(1.0, (step + 1) / rounds)})
+
+    ctx = FitContext(
+        hp=hp,
+        problem=problem,
+        n_classes=len(classes),
+        threads=max(1, int(spec.get("threads") or 1)),
+        device=str(spec.get("device") or "cpu"),
+        seed=int(spec.get("seed") or 0),
+        validation=validation,
+        on_iteration=on_iteration,
+    )
+    estimator = algo.build(ctx)
+    y_train = codes.get("train")
+    fit_started = time.perf_counter()
+    if algo.fit is not None:
+        algo.fit(estimator, train_t, y_train, ctx)
+    elif algo.supervised:
+        estimator.fit(train_t, y_train)
+    else:
+        estimator.fit(train_t)
+    fit_seconds = time.perf_counter() - fit_started
+    say({"message": f"Fitted in {fit_seconds:.1f} s."})
+    say({"progress": 0.9})
+
+    pipeline = Pipeline([("features", features), ("model", estimator)])
+    final: dict[str, float] = {}
+    for name, x in inputs.items():
+        if not len(x):
+            continue
+        scores = _score(pipeline, problem, x, codes.get(name), labels.get(name), len(classes))
+        final.update({f"{name}:{metric}": value for metric, value in scores.items()})
+    names = feature_names(features)
+    importance = _importance(estimator, names)
+    metadata = {
+        "format": FORMAT,
+        "algorithm": algo.name,
+        "problem_type": problem,
+        "framework": framework_versions(),
+        "input_schema": [c.to_dict() for c in schema],
+        "target": target,
+        "classes": classes or None,
+        "feature_names": names,
+        "feature_importance": importance,
+        "hyperparameters": hp,
+        "metrics": final,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    output = Path(spec["output_dir"])
+    output.mkdir(parents=True, exist_ok=True)
+    artifact = save(TrainedModel(pipeline, metadata), output / "model.tar.gz")
+    say({"progress": 1.0})
+    return {
+        "problem_type": problem,
+        "final_metrics": final,
+        "classes": classes or None,
+        "feature_importance": importance,
+        "rows": {name: len(x) for name, x in inputs.items()},
+        "features": int(train_t.shape[1]),
+        "artifact": str(artifact),
+        "fit_seconds": round(fit_seconds, 3),
+        "training_seconds": round(time.perf_counter() - started, 3),
+        "hyperparameters": hp,
+    }
+
+
+def _score(
+    pipeline: Pipeline,
+    problem: str,
+    x: pd.DataFrame,
+    codes: np.ndarray | None,
+    labels: pd.Series | None,
+    n_classes: int,
+) -> dict[str, float]:
+    if problem in CLASSIFICATION:
+        assert codes is not None
+        return metrics.classification(codes, pipeline.predict_proba(x), n_classes)
+    if problem == "regression":
+        assert codes is not None
+        return metrics.regression(codes, pipeline.predict(x))
+    if problem == "clustering":
+        return metrics.clustering(pipeline.transform(x).min(axis=1))
+    transformed = pipeline[0].transform(x)
+    if problem == "dimensionality_reduction":
+        return metrics.reduction(pipeline[-1], np.asarray(transformed, dtype="float64"))
+    scores = -pipeline.score_samples(x)
+    flagged = pipeline.predict(x) == -1
+    truth = None
+    if labels is not None:
+        values = pd.to_numeric(labels, errors="coerce")
+        if values.notna().all() and set(values.unique()) <= {0, 1}:
+            truth = values.to_numpy(dtype="int64")
+    return metrics.anomaly(scores, flagged, truth)
+
+
+def _importance(estimator: Any, names: list[str], top: int = 50) -> dict[str, float]:
+    """The estimator's feature importances (trees) or absolute weights (linear models),
+    normalised to sum to 1, the ``top`` largest."""
+    values = getattr(estimator, "feature_importances_", None)
+    if values is None and hasattr(estimator, "coef_"):
+        coef = np.abs(np.asarray(estimator.coef_, dtype="float64"))
+        values = coef.mean(axis=0) if coef.ndim > 1 else coef
+    if values is None or len(values) != len(names):
+        return {}
+    values = np.nan_to_num(np.asarray(values, dtype="float64"))
+    total = values.sum()
+    if total <= 0:
+        return {}
+    order = np.argsort(-values)[:top]
+    return {names[i]: round(float(values[i] / total), 6) for i in order}

@@ -1,0 +1,110 @@
+"""The training job runner: a built-in algorithm trained in a limited child process."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import ExitStack
+from typing import Any
+
+from django.db import transaction
+
+from studio import services as studio_services
+from studio import storage
+from studio.choices import DatasetStatus
+from studio.jobs import JobContext, JobFailed, register_runner
+from studio.jobs.sandbox import memory_failure, run_limited
+from studio.models import Dataset
+from training.models import TrainingJob
+from training.services import INSTANCE_TYPES, TRAINING_JOB_KIND
+
+
+def _failure(status: int, messages: list[dict[str, Any]], stderr_tail: str, memory_gb: int) -> str:
+    for message in reversed(messages):
+        error = message.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message") or "Training failed.")
+    if memory_failure(status, stderr_tail):
+        return f"Training ran out of memory (the instance type allows {memory_gb} GiB)."
+    lines = stderr_tail.strip().splitlines()
+    return f"Training failed: {lines[-1] if lines else f'exit status {status}'}"
+
+
+@register_runner(TRAINING_JOB_KIND, queue="cpu", title="Training")
+def run_training_job(ctx: JobContext) -> dict[str, Any]:
+    training = TrainingJob.objects.filter(pk=ctx.parameters.get("training_job")).first()
+    if training is None:
+        raise JobFailed("The training job no longer exists.")
+    kind = INSTANCE_TYPES[training.instance_type]
+    datasets = {
+        d.pk: d
+        for d in Dataset.objects.filter(
+            project_id=ctx.project_id, pk__in=training.channels.values()
+        )
+    }
+    workdir = ctx.workdir
+    with ExitStack() as stack:
+        paths = {}
+        for name, dataset_id in training.channels.items():
+            dataset = datasets.get(dataset_id)
+            if dataset is None or dataset.status != DatasetStatus.READY:
+                raise JobFailed(f"The {name} channel's dataset {dataset_id} is gone or not Ready.")
+            paths[name] = str(stack.enter_context(storage.open_local(dataset.data_key)))
+            ctx.log(f"{name}: {dataset.name} v{dataset.version} ({dataset.num_rows:,} rows).")
+        spec = {
+            "algorithm": training.algorithm,
+            "hyperparameters": training.hyperparameters,
+            "channels": paths,
+            "target": training.target or None,
+            "problem_type": training.problem_type,
+            "threads": kind.threads,
+            "device": "cuda" if kind.gpus else "cpu",
+            "seed": 0,
+            "output_dir": str(workdir / "model"),
+        }
+        (workdir / "spec.json").write_text(json.dumps(spec))
+        ctx.log(
+            f"Training {training.algorithm} on {kind.name} ({kind.threads} threads, "
+            f"{kind.memory_gb} GiB)."
+        )
+        status, messages, stderr_tail = run_limited(
+            ctx,
+            [sys.executable, "-m", "training.engine.job", str(workdir / "spec.json")],
+            workdir=workdir,
+            timeout=float(training.max_runtime_seconds),
+            memory_bytes=kind.memory_gb * 1024**3,
+            env={"OMP_NUM_THREADS": str(kind.threads)},
+        )
+    result_path = workdir / "result.json"
+    if status != 0 or not result_path.exists():
+        raise JobFailed(_failure(status, messages, stderr_tail, kind.memory_gb))
+    result = json.loads(result_path.read_text())
+    artifact = studio_services.job_artifact_store(
+        job_id=ctx.job_id,
+        name="model.tar.gz",
+        path=workdir / "model" / "model.tar.gz",
+        content_type="application/gzip",
+    )
+    final = {k: float(v) for k, v in result["final_metrics"].items()}
+    for name, value in sorted(final.items()):
+        ctx.log(f"{name} = {value:.6g}")
+    kept = {k: result.get(k) for k in ("problem_type", "classes", "rows", "features")}
+    kept.update(
+        {
+            "feature_importance": result.get("feature_importance") or {},
+            "fit_seconds": result.get("fit_seconds"),
+            "training_seconds": result.get("training_seconds"),
+        }
+    )
+    with transaction.atomic():
+        TrainingJob.objects.filter(pk=training.pk).update(
+            final_metrics=final,
+            result=kept,
+            model_artifact_key=artifact.storage_key,
+            model_artifact_size=artifact.size,
+        )
+    return {
+        "training_job": training.pk,
+        "model_artifact": artifact.storage_key,
+        "final_metrics": final,
+    }
