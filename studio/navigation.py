@@ -37,7 +37,7 @@ NAVIGATION: list[tuple[str, list[NavItem]]] = [
     (
         "Train & Tune",
         [
-            NavItem("Training jobs", None, "play"),
+            NavItem("Training jobs", "training-job-list", "play"),
             NavItem("Experiments", None, "beaker"),
             NavItem("Tuning", None, "sliders"),
             NavItem("Autopilot", None, "wand"),

@@ -86,6 +86,53 @@
     }
   }
 
+  // Several curves over steps on one chart (train and validation of one metric), with a
+  // legend; series is {name: [[step, value], ...]}.
+  function curves(el, title, series) {
+    var names = Object.keys(series);
+    var traces = names.map(function (name, i) {
+      var points = series[name];
+      return {
+        type: "scatter", mode: points.length > 60 ? "lines" : "lines+markers", name: name,
+        x: points.map(function (p) { return p[0]; }),
+        y: points.map(function (p) { return p[1]; }),
+        line: { color: PALETTE[i % PALETTE.length], width: 2 }, marker: { size: 5 },
+        hovertemplate: "step %{x}<br><b>%{y:.5g}</b><extra>" + name + "</extra>",
+      };
+    });
+    var layout = {
+      margin: { l: 60, r: 18, t: 10, b: 44 }, height: el.clientHeight || 280,
+      font: FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      showlegend: true, legend: { orientation: "h", y: 1.12, x: 0 }, hovermode: "x",
+      xaxis: { title: { text: "step" }, gridcolor: GRID, zeroline: false, linecolor: "#d3d6dd" },
+      yaxis: { title: { text: title }, gridcolor: GRID, zeroline: false, tickformat: "~g" },
+      hoverlabel: { bgcolor: "#16181d", bordercolor: "#16181d", font: { color: "#fff", size: 11 } },
+    };
+    if (el.dataset.rendered) {
+      Plotly.react(el, traces, layout, config(title));
+    } else {
+      Plotly.newPlot(el, traces, layout, config(title));
+      el.dataset.rendered = "1";
+    }
+  }
+
+  // Horizontal bars, largest on top (feature importances).
+  function bars(el, title, labels, values) {
+    var trace = {
+      type: "bar", orientation: "h", x: values.slice().reverse(), y: labels.slice().reverse(),
+      marker: { color: PALETTE[0] },
+      hovertemplate: "%{y}<br><b>%{x:.3f}</b><extra></extra>",
+    };
+    var layout = {
+      margin: { l: 160, r: 18, t: 10, b: 40 }, height: Math.max(160, 22 * labels.length + 60),
+      font: FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      xaxis: { title: { text: title }, gridcolor: GRID, zeroline: false, tickformat: "~g" },
+      yaxis: { automargin: true },
+    };
+    Plotly.newPlot(el, [trace], layout, config(title));
+    el.dataset.rendered = "1";
+  }
+
   function visible(el) { return !el.closest("[hidden]"); }
 
   function drawPending(root) {
@@ -127,5 +174,5 @@
   document.addEventListener("DOMContentLoaded", function () { drawPending(document); });
 
   window.SextantCharts = { palette: PALETTE, histogram: histogram, metric: metric,
-                           ensurePlotly: ensurePlotly, fmt: fmt };
+                           curves: curves, bars: bars, ensurePlotly: ensurePlotly, fmt: fmt };
 })();

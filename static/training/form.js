@@ -1,0 +1,219 @@
+/* The new-training-job form: fields built from the algorithms' declared hyperparameters,
+   the target picked from the train dataset's columns, posted to the REST API; an error is
+   shown beside the field the API names. "As a request" shows the same call as curl. */
+(function () {
+  "use strict";
+
+  var form = document.querySelector("[data-training-form]");
+  if (!form) return;
+  var config = JSON.parse(document.getElementById("training-config").textContent);
+  var initial = config.initial || {};
+  var byName = {};
+  config.algorithms.forEach(function (a) { byName[a.name] = a; });
+  var datasets = {};
+  config.datasets.forEach(function (d) { datasets[d.id] = d; });
+
+  function $(sel) { return form.querySelector(sel); }
+  function option(value, text, selected) {
+    var o = document.createElement("option");
+    o.value = value; o.textContent = text; o.selected = !!selected;
+    return o;
+  }
+
+  var algorithm = $("#tj-algorithm");
+  [["Supervised", true], ["Unsupervised", false]].forEach(function (group) {
+    var og = document.createElement("optgroup");
+    og.label = group[0];
+    config.algorithms.filter(function (a) { return a.supervised === group[1]; }).forEach(function (a) {
+      og.appendChild(option(a.name, a.title + " (" + a.name + ")", a.name === initial.algorithm));
+    });
+    algorithm.appendChild(og);
+  });
+
+  form.querySelectorAll("[data-channel]").forEach(function (select) {
+    var channel = select.dataset.channel;
+    if (channel !== "train") select.appendChild(option("", "— none —"));
+    config.datasets.forEach(function (d) {
+      select.appendChild(option(d.id, d.label, (initial.channels || {})[channel] === d.id));
+    });
+  });
+
+  var instance = $("#tj-instance");
+  config.instanceTypes.forEach(function (t) {
+    var words = t.cpus + " CPUs, " + t.memory_gb + " GiB" + (t.gpus ? ", " + t.gpus + " GPU" : "");
+    instance.appendChild(option(t.name, t.name + " — " + words, t.name === (initial.instance_type || "cpu.small")));
+  });
+  if (initial.max_runtime_seconds) $("#tj-runtime").value = initial.max_runtime_seconds;
+  if (initial.name) $("#tj-name").value = initial.name;
+
+  function current() { return byName[algorithm.value]; }
+
+  function fillTargets() {
+    var select = $("#tj-target");
+    var keep = select.value || initial.target || "";
+    select.innerHTML = "";
+    var train = datasets[$("#tj-train").value];
+    var algo = current();
+    if (!algo.supervised) select.appendChild(option("", "— none (optional: measure against it) —"));
+    (train ? train.columns : []).forEach(function (c) { select.appendChild(option(c, c, c === keep)); });
+  }
+
+  function fillProblems() {
+    var select = $("#tj-problem");
+    var keep = select.value || initial.problem_type || "auto";
+    select.innerHTML = "";
+    select.appendChild(option("auto", "Infer from the target", keep === "auto"));
+    current().problem_types.forEach(function (p) {
+      select.appendChild(option(p, p.replace(/_/g, " "), p === keep));
+    });
+  }
+
+  function fillHyperparameters() {
+    var box = form.querySelector("[data-hyperparameters]");
+    box.innerHTML = "";
+    var given = current().name === initial.algorithm ? (initial.hyperparameters || {}) : {};
+    current().hyperparameters.forEach(function (hp) {
+      var field = document.createElement("div");
+      field.className = "field";
+      var label = document.createElement("label");
+      label.htmlFor = "hp-" + hp.name;
+      label.className = "mono";
+      label.textContent = hp.name;
+      var input;
+      if (hp.type === "choice" || hp.type === "bool") {
+        input = document.createElement("select");
+        input.appendChild(option("", "default (" + (hp.default === null ? "auto" : hp.default) + ")"));
+        (hp.type === "bool" ? ["true", "false"] : hp.choices).forEach(function (c) {
+          input.appendChild(option(c, c, String(given[hp.name]) === c));
+        });
+      } else {
+        input = document.createElement("input");
+        input.type = "text";
+        input.placeholder = hp.default === null ? "unset" : String(hp.default);
+        if (given[hp.name] !== undefined) input.value = Array.isArray(given[hp.name]) ? given[hp.name].join(",") : given[hp.name];
+      }
+      input.className = "input";
+      input.id = "hp-" + hp.name;
+      input.dataset.hp = hp.name;
+      var help = document.createElement("div");
+      help.className = "help";
+      var range = [];
+      if (hp.minimum !== undefined) range.push("≥ " + hp.minimum);
+      if (hp.above !== undefined) range.push("> " + hp.above);
+      if (hp.maximum !== undefined) range.push("≤ " + hp.maximum);
+      help.textContent = hp.help + (range.length ? " (" + range.join(", ") + ")" : "");
+      var errors = document.createElement("ul");
+      errors.className = "errorlist";
+      errors.hidden = true;
+      errors.dataset.errorFor = "hyperparameters." + hp.name;
+      field.append(label, input, help, errors);
+      box.appendChild(field);
+    });
+  }
+
+  function onAlgorithm() {
+    var algo = current();
+    form.querySelector("[data-algorithm-help]").textContent = algo.description;
+    form.querySelectorAll("[data-supervised-only]").forEach(function (el) {
+      el.querySelector("label").textContent = el.querySelector("select").id === "tj-target"
+        ? (algo.supervised ? "Target column" : "Label column (optional)") : "Problem type";
+    });
+    $("#tj-problem").closest(".field").hidden = !algo.supervised;
+    fillTargets();
+    fillProblems();
+    fillHyperparameters();
+  }
+
+  function body() {
+    var channels = {};
+    form.querySelectorAll("[data-channel]").forEach(function (s) {
+      if (s.value) channels[s.dataset.channel] = parseInt(s.value, 10);
+    });
+    var hps = {};
+    form.querySelectorAll("[data-hp]").forEach(function (i) {
+      if (i.value.trim() !== "") hps[i.dataset.hp] = i.value.trim();
+    });
+    var out = {
+      project: config.project,
+      name: $("#tj-name").value.trim(),
+      algorithm: algorithm.value,
+      channels: channels,
+      hyperparameters: hps,
+      instance_type: instance.value,
+    };
+    if ($("#tj-target").value) out.target = $("#tj-target").value;
+    if (current().supervised && $("#tj-problem").value !== "auto") out.problem_type = $("#tj-problem").value;
+    var runtime = $("#tj-runtime").value.trim();
+    if (runtime) out.max_runtime_seconds = /^\d+$/.test(runtime) ? parseInt(runtime, 10) : runtime;
+    return out;
+  }
+
+  function clearErrors() {
+    form.querySelectorAll("[data-error-for]").forEach(function (ul) { ul.hidden = true; ul.innerHTML = ""; });
+    form.querySelectorAll(".field.has-error").forEach(function (f) { f.classList.remove("has-error"); });
+    form.querySelector("[data-form-error]").hidden = true;
+  }
+
+  function showError(error) {
+    var field = error.field || "";
+    var ul = form.querySelector('[data-error-for="' + CSS.escape(field) + '"]');
+    if (!ul && field.indexOf("channels") === 0) ul = form.querySelector('[data-error-for="channels.train"]');
+    if (ul) {
+      var li = document.createElement("li");
+      li.textContent = error.message;
+      ul.appendChild(li);
+      ul.hidden = false;
+      ul.closest(".field").classList.add("has-error");
+      var input = ul.closest(".field").querySelector("input, select");
+      if (input) input.focus();
+      return;
+    }
+    var box = form.querySelector("[data-form-error]");
+    box.querySelector("[data-form-error-text]").textContent = error.message || "The job could not be created.";
+    box.hidden = false;
+  }
+
+  function csrf() {
+    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    clearErrors();
+    var button = form.querySelector("[data-submit]");
+    button.disabled = true;
+    fetch(config.api, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
+      body: JSON.stringify(body()),
+    }).then(function (r) {
+      return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+    }).then(function (res) {
+      if (res.ok) {
+        location.href = config.detail.replace("{id}", res.data.id);
+        return;
+      }
+      button.disabled = false;
+      showError(res.data.error || { message: JSON.stringify(res.data) });
+    }).catch(function () {
+      button.disabled = false;
+      showError({ message: "The studio could not be reached; try again." });
+    });
+  });
+
+  form.querySelector("[data-show-request]").addEventListener("click", function () {
+    var box = form.querySelector("[data-request]");
+    var json = JSON.stringify(body(), null, 2);
+    box.querySelector("[data-request-text]").textContent =
+      "curl -X POST " + location.origin + config.api + " \\\n" +
+      "  -H 'Authorization: Token $TOKEN' -H 'Content-Type: application/json' \\\n" +
+      "  -d '" + json.replace(/'/g, "'\\''") + "'";
+    box.hidden = !box.hidden;
+  });
+
+  algorithm.addEventListener("change", onAlgorithm);
+  $("#tj-train").addEventListener("change", fillTargets);
+  onAlgorithm();
+})();

@@ -1,0 +1,179 @@
+"""Training pages: the list of training jobs, the new-job form (also "clone and edit"), and a
+training job's page with its live metric charts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from studio import selectors as studio_selectors
+from studio.choices import ACTIVE_JOB_STATUSES, DatasetStatus
+from studio.models import Dataset, Project
+from studio.navigation import current_project, enter_project
+from studio.selectors import membership_of
+from training import selectors
+from training.engine import algorithms
+from training.models import TrainingJob
+from training.services import CHANNELS, INSTANCE_TYPES
+
+SECTION = "training-job-list"
+#: Metrics shown in the list, the first one a job has.
+HEADLINE = (
+    "validation:auc",
+    "validation:accuracy",
+    "validation:rmse",
+    "train:auc",
+    "train:accuracy",
+    "train:rmse",
+    "train:msd",
+    "train:explained_variance_ratio",
+    "train:score_mean",
+)
+
+
+def _project(request: HttpRequest) -> Project | None:
+    project, _ = current_project(request)
+    if project is None:
+        return None
+    return studio_selectors.access_project(request.user, project.pk)
+
+
+def _can_write(request: HttpRequest, project_id: int) -> bool:
+    membership = membership_of(request.user, project_id)
+    return membership is not None and membership.can_write
+
+
+def _headline(training: TrainingJob) -> tuple[str, float] | None:
+    for name in HEADLINE:
+        if name in (training.final_metrics or {}):
+            return name, float(training.final_metrics[name])
+    return None
+
+
+@login_required
+def training_job_list(request: HttpRequest) -> HttpResponse:
+    project = _project(request)
+    if project is None:
+        return render(request, "studio/no_project.html", {"section": SECTION})
+    q = request.GET.get("q", "").strip()[:200]
+    jobs = selectors.training_job_list(request.user, project_id=project.pk)
+    if q:
+        jobs = jobs.filter(name__icontains=q)
+    rows = [{"t": t, "headline": _headline(t)} for t in jobs[:200]]
+    return render(
+        request,
+        "training/training_job_list.html",
+        {
+            "section": SECTION,
+            "project": project,
+            "rows": rows,
+            "q": q,
+            "can_write": _can_write(request, project.pk),
+            "has_datasets": Dataset.objects.filter(
+                project=project, status=DatasetStatus.READY
+            ).exists(),
+        },
+    )
+
+
+def _datasets(project: Project) -> list[dict[str, Any]]:
+    qs = Dataset.objects.filter(project=project, status=DatasetStatus.READY)
+    return [
+        {
+            "id": d.pk,
+            "label": f"{d.name} v{d.version} · {d.num_rows:,} rows",
+            "columns": [c["name"] for c in d.columns or []],
+        }
+        for d in qs.order_by("name", "-version")[:500]
+    ]
+
+
+@login_required
+def training_job_new(request: HttpRequest) -> HttpResponse:
+    """The form posts to the API from the page (errors shown beside their fields); with
+    ``?from=<id>`` it starts as a copy of that job ("clone and edit")."""
+    project = _project(request)
+    if project is None:
+        return render(request, "studio/no_project.html", {"section": SECTION})
+    source = None
+    if request.GET.get("from"):
+        source = selectors.access_training_job(request.user, request.GET["from"])
+    initial: dict[str, Any] = {"name": "", "algorithm": "xgboost", "channels": {}}
+    if source is not None and source.project_id == project.pk:
+        initial = {
+            "name": f"{source.name} (copy)",
+            "algorithm": source.algorithm,
+            "channels": source.channels,
+            "target": source.target,
+            "problem_type": source.problem_type,
+            "hyperparameters": {k: v for k, v in source.hyperparameters.items() if v is not None},
+            "instance_type": source.instance_type,
+            "max_runtime_seconds": source.max_runtime_seconds,
+        }
+    config = {
+        "project": project.pk,
+        "api": reverse("api-training-job-list"),
+        "detail": reverse("training-job-detail", args=[0]).replace("/0/", "/{id}/"),
+        "algorithms": [a.to_dict() for a in algorithms()],
+        "instanceTypes": [t.to_dict() for t in INSTANCE_TYPES.values()],
+        "channels": list(CHANNELS),
+        "datasets": _datasets(project),
+        "initial": initial,
+    }
+    return render(
+        request,
+        "training/training_job_new.html",
+        {
+            "section": SECTION,
+            "project": project,
+            "config": config,
+            "can_write": _can_write(request, project.pk),
+            "source": source,
+        },
+    )
+
+
+@login_required
+def training_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    training = selectors.access_training_job(request.user, pk)
+    enter_project(request, training.project_id)
+    job = training.job
+    series = studio_selectors.job_metric_series(job)
+    datasets = {d.pk: d for d in Dataset.objects.filter(pk__in=training.channels.values())}
+    lineage = [
+        {"channel": name, "dataset": datasets.get(dataset_id), "id": dataset_id}
+        for name, dataset_id in training.channels.items()
+    ]
+    by_channel: dict[str, dict[str, float]] = {}
+    for name, value in sorted((training.final_metrics or {}).items()):
+        channel, _, metric = name.partition(":")
+        by_channel.setdefault(metric, {})[channel] = value
+    channels_seen = [c for c in CHANNELS if any(c in v for v in by_channel.values())]
+    logs = list(job.logs.order_by("-id")[:500])[::-1]
+    importance = (training.result or {}).get("feature_importance") or {}
+    context = {
+        "section": SECTION,
+        "training": training,
+        "job": job,
+        "can_write": _can_write(request, training.project_id),
+        "active_statuses": list(ACTIVE_JOB_STATUSES),
+        "lineage": lineage,
+        "metric_rows": [
+            {"metric": m, "values": [values.get(c) for c in channels_seen]}
+            for m, values in by_channel.items()
+        ],
+        "metric_channels": channels_seen,
+        "hyperparameters": sorted(training.hyperparameters.items()),
+        "problem_words": str((training.result or {}).get("problem_type") or "").replace("_", " "),
+        "series": {n: [[s, v] for s, v in p] for n, p in series.items()},
+        "importance": importance,
+        "has_series": bool(series),
+        "logs": logs,
+        "total_logs": job.logs.count(),
+        "last_log_id": logs[-1].pk if logs else 0,
+    }
+    return render(request, "training/training_job_detail.html", context)
