@@ -26,13 +26,22 @@ class TrainingJobIn(serializers.Serializer):
     project = serializers.IntegerField()
     name = serializers.CharField(max_length=120)
     algorithm = serializers.CharField(max_length=64)
-    channels = serializers.JSONField(help_text='{"train": 12, "validation": 13, "test": 14}')
+    channels = serializers.JSONField(
+        required=False, help_text='{"train": 12, "validation": 13, "test": 14}'
+    )
     target = serializers.CharField(required=False, allow_blank=True, max_length=255)
     hyperparameters = serializers.JSONField(required=False)
     problem_type = serializers.CharField(required=False, max_length=40)
     instance_type = serializers.CharField(required=False, max_length=40)
     instance_count = serializers.JSONField(required=False)
     max_runtime_seconds = serializers.JSONField(required=False)
+    source = serializers.FileField(
+        required=False, help_text='algorithm "script": a .py file or a .zip of your code'
+    )
+    entry_point = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    metric_definitions = serializers.JSONField(
+        required=False, help_text='[{"name": "validation:acc", "regex": "val_acc=([0-9.]+)"}]'
+    )
 
 
 class TrainingJobOut(serializers.ModelSerializer):
@@ -62,6 +71,8 @@ class TrainingJobOut(serializers.ModelSerializer):
             "instance_type",
             "instance_count",
             "max_runtime_seconds",
+            "entry_point",
+            "metric_definitions",
             "final_metrics",
             "result",
             "model_artifact",
@@ -88,7 +99,9 @@ class TrainingJobOut(serializers.ModelSerializer):
 
 
 class TrainingJobViewSet(viewsets.GenericViewSet):
-    """SageMaker training jobs: a built-in algorithm on datasets, on the cpu or gpu queue."""
+    """SageMaker training jobs: a built-in algorithm, or your script (multipart, with
+    ``algorithm: "script"``, ``source`` and ``entry_point``; the structured fields then as
+    JSON-encoded strings), on datasets, on the cpu or gpu queue."""
 
     serializer_class = TrainingJobOut
     queryset = TrainingJob.objects.none()
@@ -126,13 +139,16 @@ class TrainingJobViewSet(viewsets.GenericViewSet):
             user=request.user,
             name=data["name"],
             algorithm=data["algorithm"],
-            channels=data["channels"],
+            channels=data.get("channels"),
             target=data.get("target"),
             hyperparameters=data.get("hyperparameters"),
             problem_type=data.get("problem_type"),
             instance_type=data.get("instance_type"),
             instance_count=data.get("instance_count"),
             max_runtime_seconds=data.get("max_runtime_seconds"),
+            source=data.get("source"),
+            entry_point=data.get("entry_point"),
+            metric_definitions=data.get("metric_definitions"),
         )
         return Response(self._out(training), status=status.HTTP_201_CREATED)
 

@@ -25,6 +25,11 @@ class TrainingJob(models.Model):
     instance_type = models.CharField(max_length=40, default="cpu.small")
     instance_count = models.PositiveIntegerField(default=1)
     max_runtime_seconds = models.PositiveIntegerField(default=86_400)
+    # A user's script (algorithm "script"): its stored source, entry point, and how its
+    # metrics are read from its output ([{"name", "regex"}]).
+    source_key = models.CharField(max_length=500, blank=True, default="")
+    entry_point = models.CharField(max_length=255, blank=True, default="")
+    metric_definitions = models.JSONField(default=list, blank=True)
     final_metrics = models.JSONField(default=dict, blank=True)
     # problem type, classes, rows per channel, feature importance, timings.
     result = models.JSONField(default=dict, blank=True)

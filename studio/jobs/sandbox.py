@@ -16,6 +16,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,24 +62,27 @@ def run_limited(
     env: dict[str, str] | None = None,
     memory_bytes: int | None = None,
     on_message: Callable[[dict[str, Any]], None] | None = None,
+    merge_stderr: bool = False,
 ) -> tuple[int, list[dict[str, Any]], str]:
     """Run ``argv`` under the job's limits, relaying its JSON lines into the job.
 
     ``memory_bytes`` defaults to the processing limit (``SEXTANT_PROCESSING_MEMORY_MB``).
     Each line is a JSON object (other text is a log line): ``message`` becomes a log line,
     ``progress`` the job's progress, ``metric`` (``{name, value, step}``) a metric point;
-    ``on_message`` sees every one as it comes. Returns the exit status, the messages and
-    the tail of its stderr. A stop request or the time limit kills its process group.
+    ``on_message`` sees every one as it comes. Returns the exit status, the last 1,000
+    messages and the tail of its stderr (``merge_stderr``: of its whole output, which then
+    all goes through the log). A stop request or the time limit kills its process group.
     """
     memory = memory_bytes or int(settings.SEXTANT_PROCESSING_MEMORY_MB) * 1024 * 1024
     stderr_path = workdir / "stderr.txt"
+    recent: deque[str] = deque(maxlen=40)
     with stderr_path.open("wb") as stderr:
         proc = subprocess.Popen(
             argv,
             cwd=workdir,
             env=scrubbed_env(workdir, env),
             stdout=subprocess.PIPE,
-            stderr=stderr,
+            stderr=subprocess.STDOUT if merge_stderr else stderr,
             preexec_fn=_limits(memory),
         )
         lines: queue.Queue[bytes | None] = queue.Queue()
@@ -90,7 +94,7 @@ def run_limited(
             lines.put(None)
 
         threading.Thread(target=pump, daemon=True).start()
-        messages: list[dict[str, Any]] = []
+        messages: deque[dict[str, Any]] = deque(maxlen=1000)
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -103,6 +107,7 @@ def run_limited(
                 if raw:
                     message = parse_line(raw)
                     messages.append(message)
+                    recent.append(raw.decode(errors="replace").rstrip())
                     if "message" in message:
                         ctx.log(str(message["message"]))
                     if "progress" in message:
@@ -121,8 +126,11 @@ def run_limited(
             kill(proc)
             raise
         status = proc.wait()
-    tail = stderr_path.read_text(errors="replace")[-2000:]
-    return status, messages, tail
+    if merge_stderr:
+        tail = "\n".join(recent)[-2000:]
+    else:
+        tail = stderr_path.read_text(errors="replace")[-2000:]
+    return status, list(messages), tail
 
 
 def parse_line(raw: bytes) -> dict[str, Any]:
