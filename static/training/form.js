@@ -29,6 +29,13 @@
     });
     algorithm.appendChild(og);
   });
+  var own = document.createElement("optgroup");
+  own.label = "Your code";
+  own.appendChild(option("script", "Your script (script)", initial.algorithm === "script"));
+  algorithm.appendChild(own);
+  var SCRIPT = { name: "script", supervised: false, problem_types: [], hyperparameters: [],
+                 description: "Your .py file or zipped project, run with SageMaker's contract." };
+  byName.script = SCRIPT;
 
   form.querySelectorAll("[data-channel]").forEach(function (select) {
     var channel = select.dataset.channel;
@@ -113,15 +120,40 @@
 
   function onAlgorithm() {
     var algo = current();
+    var script = algo.name === "script";
+    form.querySelector("[data-script-only]").hidden = !script;
+    form.querySelector("[data-builtin-only]").hidden = script;
+    form.querySelectorAll("[data-supervised-only]").forEach(function (el) { el.hidden = script; });
     form.querySelector("[data-algorithm-help]").textContent = algo.description;
     form.querySelectorAll("[data-supervised-only]").forEach(function (el) {
       el.querySelector("label").textContent = el.querySelector("select").id === "tj-target"
         ? (algo.supervised ? "Target column" : "Label column (optional)") : "Problem type";
     });
-    $("#tj-problem").closest(".field").hidden = !algo.supervised;
+    $("#tj-problem").closest(".field").hidden = !algo.supervised || script;
     fillTargets();
     fillProblems();
     fillHyperparameters();
+  }
+
+  function lines(text) {
+    return text.split("\n").map(function (l) { return l.trim(); }).filter(Boolean);
+  }
+
+  function scriptFields() {
+    var hps = {};
+    lines($("#tj-hps").value).forEach(function (l) {
+      var cut = l.indexOf("=");
+      if (cut > 0) {
+        var value = l.slice(cut + 1).trim();
+        hps[l.slice(0, cut).trim()] = /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(value) ? Number(value) : value;
+      }
+    });
+    var definitions = lines($("#tj-metrics").value).map(function (l) {
+      var cut = l.search(/\s/);
+      return cut > 0 ? { name: l.slice(0, cut), regex: l.slice(cut).trim() } : { name: l, regex: "" };
+    });
+    return { hyperparameters: hps, metric_definitions: definitions,
+             entry_point: $("#tj-entry").value.trim() };
   }
 
   function body() {
@@ -145,7 +177,26 @@
     if (current().supervised && $("#tj-problem").value !== "auto") out.problem_type = $("#tj-problem").value;
     var runtime = $("#tj-runtime").value.trim();
     if (runtime) out.max_runtime_seconds = /^\d+$/.test(runtime) ? parseInt(runtime, 10) : runtime;
+    if (algorithm.value === "script") {
+      var extra = scriptFields();
+      out.hyperparameters = extra.hyperparameters;
+      out.metric_definitions = extra.metric_definitions;
+      if (extra.entry_point) out.entry_point = extra.entry_point;
+      delete out.target;
+    }
     return out;
+  }
+
+  // A script goes as multipart: its file, and the structured fields as JSON strings.
+  function multipart(data) {
+    var fd = new FormData();
+    Object.keys(data).forEach(function (k) {
+      var v = data[k];
+      fd.append(k, typeof v === "object" ? JSON.stringify(v) : String(v));
+    });
+    var file = $("#tj-source").files[0];
+    if (file) fd.append("source", file);
+    return fd;
   }
 
   function clearErrors() {
@@ -156,7 +207,13 @@
 
   function showError(error) {
     var field = error.field || "";
-    var ul = form.querySelector('[data-error-for="' + CSS.escape(field) + '"]');
+    // The field's own list, else the nearest one up its path ("metric_definitions.0.regex"
+    // → "metric_definitions"), keeping to what is visible.
+    var ul = null;
+    for (var parts = field.split("."); parts.length && !ul; parts.pop()) {
+      var found = form.querySelector('[data-error-for="' + CSS.escape(parts.join(".")) + '"]');
+      if (found && !found.parentElement.closest("[hidden]")) ul = found;
+    }
     if (!ul && field.indexOf("channels") === 0) ul = form.querySelector('[data-error-for="channels.train"]');
     if (ul) {
       var li = document.createElement("li");
@@ -183,11 +240,14 @@
     clearErrors();
     var button = form.querySelector("[data-submit]");
     button.disabled = true;
+    var script = algorithm.value === "script";
+    var headers = { "X-CSRFToken": csrf(), Accept: "application/json" };
+    if (!script) headers["Content-Type"] = "application/json";
     fetch(config.api, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
-      body: JSON.stringify(body()),
+      headers: headers,
+      body: script ? multipart(body()) : JSON.stringify(body()),
     }).then(function (r) {
       return r.json().then(function (data) { return { ok: r.ok, data: data }; });
     }).then(function (res) {
@@ -205,11 +265,23 @@
 
   form.querySelector("[data-show-request]").addEventListener("click", function () {
     var box = form.querySelector("[data-request]");
-    var json = JSON.stringify(body(), null, 2);
-    box.querySelector("[data-request-text]").textContent =
-      "curl -X POST " + location.origin + config.api + " \\\n" +
-      "  -H 'Authorization: Token $TOKEN' -H 'Content-Type: application/json' \\\n" +
-      "  -d '" + json.replace(/'/g, "'\\''") + "'";
+    var data = body();
+    var text;
+    if (algorithm.value === "script") {
+      var file = $("#tj-source").files[0];
+      text = "curl -X POST " + location.origin + config.api + " \\\n  -H 'Authorization: Token $TOKEN'";
+      Object.keys(data).forEach(function (k) {
+        var v = typeof data[k] === "object" ? JSON.stringify(data[k]) : String(data[k]);
+        text += " \\\n  -F '" + k + "=" + v.replace(/'/g, "'\\''") + "'";
+      });
+      text += " \\\n  -F 'source=@" + (file ? file.name : "train.py") + "'";
+    } else {
+      var json = JSON.stringify(data, null, 2);
+      text = "curl -X POST " + location.origin + config.api + " \\\n" +
+        "  -H 'Authorization: Token $TOKEN' -H 'Content-Type: application/json' \\\n" +
+        "  -d '" + json.replace(/'/g, "'\\''") + "'";
+    }
+    box.querySelector("[data-request-text]").textContent = text;
     box.hidden = !box.hidden;
   });
 

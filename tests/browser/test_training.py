@@ -79,3 +79,44 @@ def test_a_job_started_from_the_form_draws_its_curves_as_it_trains(browser_page,
         """() => document.querySelector('[data-series-chart="logloss"]').data.map(t => t.name)"""
     )
     assert curves == ["train", "validation"]
+
+
+def test_a_script_uploaded_in_the_form_trains_and_reports_its_metric(
+    browser_page, studio, tmp_path
+):
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import argparse, os\n"
+        "p = argparse.ArgumentParser(); p.add_argument('--rounds', type=int)\n"
+        "args = p.parse_args()\n"
+        "for i in range(args.rounds):\n"
+        "    print(f'round {i}: acc={0.5 + i / 100:.2f}')\n"
+        "open(os.path.join(os.environ['SM_MODEL_DIR'], 'model.txt'), 'w').write('ok')\n"
+    )
+    page = browser_page
+    page.goto("/login/")
+    page.fill("input[name=username]", "e2e")
+    page.fill("input[name=password]", "e2e-password-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/$"))
+
+    page.goto("/training-jobs/new/")
+    page.fill("#tj-name", "my script")
+    page.select_option("#tj-algorithm", "script")
+    assert page.locator("#tj-target").is_hidden()
+    page.set_input_files("#tj-source", str(script))
+    page.fill("#tj-hps", "rounds=5")
+    page.fill("#tj-metrics", "train:acc acc=[0-9.]+")  # no group: refused in place
+    page.click("[data-submit]")
+    error = page.locator('[data-error-for="metric_definitions"] li')
+    error.wait_for(timeout=10_000)
+    assert "group" in error.inner_text()
+
+    page.fill("#tj-metrics", "train:acc acc=([0-9.]+)")
+    page.click("[data-submit]")
+    page.wait_for_url(re.compile(r"/training-jobs/\d+/$"), timeout=15_000)
+    page.locator(".badge:has-text('Completed')").first.wait_for(timeout=60_000)
+    page.reload()
+    table = page.locator("[data-testid=final-metrics]")
+    assert "acc" in table.inner_text() and "0.54" in table.inner_text()
+    assert page.locator("[data-testid=download-model]").is_visible()
