@@ -8,6 +8,7 @@ import sys
 from contextlib import ExitStack
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from studio import services as studio_services
@@ -63,10 +64,13 @@ def run_training_job(ctx: JobContext) -> dict[str, Any]:
             "device": "cuda" if kind.gpus else "cpu",
             "seed": 0,
             "output_dir": str(workdir / "model"),
+            "instance_count": training.instance_count,
+            "dask_address": settings.DASK_SCHEDULER_ADDRESS or None,
         }
         (workdir / "spec.json").write_text(json.dumps(spec))
+        count = f"{training.instance_count} × " if training.instance_count > 1 else ""
         ctx.log(
-            f"Training {training.algorithm} on {kind.name} ({kind.threads} threads, "
+            f"Training {training.algorithm} on {count}{kind.name} ({kind.threads} threads, "
             f"{kind.memory_gb} GiB)."
         )
         status, messages, stderr_tail = run_limited(

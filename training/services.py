@@ -27,6 +27,7 @@ CHANNELS: Final = ("train", "validation", "test")
 SCRIPT_CHANNEL_RE: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 SCRIPT: Final = "script"
 MAX_RUNTIME_SECONDS: Final = 7 * 86_400
+MAX_INSTANCES: Final = 16
 
 
 @dataclass(frozen=True)
@@ -210,12 +211,10 @@ def training_job_create(
             f"instance_type is one of {', '.join(INSTANCE_TYPES)} (got {instance_type!r}).",
             "instance_type",
         )
-    count = _check_int(instance_count, "instance_count", 1, 64, 1)
-    if count > 1:
+    count = _check_int(instance_count, "instance_count", 1, MAX_INSTANCES, 1)
+    if count > 1 and algo_name != "xgboost":
         raise _invalid(
-            "Training on several instances (distributed XGBoost) is not available in this "
-            "version; use instance_count 1.",
-            "instance_count",
+            "Only xgboost trains on several instances (distributed, on Dask).", "instance_count"
         )
     runtime = _check_int(max_runtime_seconds, "max_runtime_seconds", 1, MAX_RUNTIME_SECONDS, 86_400)
     job = job_submit(

@@ -156,7 +156,8 @@ BAD = [
     ({"channels": {"holdout": 1}}, "channels.holdout"),
     ({"instance_type": "huge"}, "instance_type"),
     ({"instance_count": 0}, "instance_count"),
-    ({"instance_count": 2}, "instance_count"),
+    ({"instance_count": 17}, "instance_count"),
+    ({"instance_count": 2, "algorithm": "random-forest"}, "instance_count"),
     ({"max_runtime_seconds": 0}, "max_runtime_seconds"),
     ({"problem_type": "clustering"}, "problem_type"),
     ({"name": "  "}, "name"),
@@ -276,3 +277,33 @@ def test_the_algorithms_list_their_hyperparameters(api, member):
 def test_uploaded_datasets_stay_ready(cancer):
     ids, _ = cancer
     assert Dataset.objects.filter(pk__in=ids.values(), status="Ready").count() == 2
+
+
+def test_xgboost_on_two_instances_trains_on_dask_as_one_would(
+    api, member, project, cancer, on_commit
+):
+    ids, _ = cancer
+    results = {}
+    for count in (1, 2):
+        with on_commit(execute=True):
+            response = submit(
+                api,
+                member,
+                project,
+                name=f"cancer x{count}",
+                algorithm="xgboost",
+                channels=ids,
+                target="target",
+                instance_count=count,
+                hyperparameters={"num_round": 30, "max_depth": 3},
+            )
+        assert response.status_code == 201, response.content
+        training = TrainingJob.objects.get(pk=response.json()["id"])
+        assert training.job.status == "Completed", training.job.failure_reason
+        results[count] = training
+    single, spread = results[1].final_metrics, results[2].final_metrics
+    assert spread["validation:accuracy"] == pytest.approx(single["validation:accuracy"], abs=0.02)
+    assert spread["validation:logloss"] == pytest.approx(single["validation:logloss"], rel=0.05)
+    assert results[2].job.logs.filter(message="Training on 2 Dask workers.").exists()
+    points = JobMetric.objects.filter(job=results[2].job, name="validation:logloss")
+    assert points.count() == 30

@@ -128,8 +128,10 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
 
     ``spec``: ``algorithm``, ``hyperparameters``, ``channels`` (name → Parquet path),
     ``target``, ``problem_type`` (or "auto"), ``threads``, ``device`` ("cpu"/"cuda"),
-    ``seed``, ``output_dir``. ``emit`` gets ``{"message"}``, ``{"progress"}`` and
-    ``{"metric": {name, value, step}}`` as training goes. Returns the final metrics, the
+    ``seed``, ``output_dir``; ``instance_count`` above 1 trains XGBoost on that many Dask
+    workers (a LocalCluster, or the scheduler at ``dask_address``). ``emit`` gets
+    ``{"message"}``, ``{"progress"}`` and ``{"metric": {name, value, step}}`` as training
+    goes. Returns the final metrics, the
     problem type, the classes, feature importances, row counts and the artifact's path.
     """
     say = emit or (lambda message: None)
@@ -229,8 +231,24 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
     )
     estimator = algo.build(ctx)
     y_train = codes.get("train")
+    instances = int(spec.get("instance_count") or 1)
+    if instances > 1 and algo.name != "xgboost":
+        raise TrainingError("Only xgboost trains on several instances.", "instance_count")
     fit_started = time.perf_counter()
-    if algo.fit is not None:
+    if instances > 1:
+        from training.engine.distributed import fit_xgboost
+
+        say({"message": f"Training on {instances} Dask workers."})
+        assert y_train is not None
+        estimator = fit_xgboost(
+            estimator,
+            train_t,
+            y_train,
+            ctx,
+            instances=instances,
+            address=spec.get("dask_address") or None,
+        )
+    elif algo.fit is not None:
         algo.fit(estimator, train_t, y_train, ctx)
     elif algo.supervised:
         estimator.fit(train_t, y_train)
