@@ -12,7 +12,7 @@ from pathlib import Path
 from bench.report import machine
 from bench.stack import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, backend_named
 
-BENCHMARKS = ("ingest", "dispatch", "pages", "previews", "flow", "scale", "insights")
+BENCHMARKS = ("ingest", "dispatch", "pages", "previews", "flow", "scale", "insights", "training")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import insights
 
             insights.run(scratch=scratch, out=out, machine=info)
+        if "training" in selected:
+            from bench import training
+
+            training.run(scratch=scratch, out=out, machine=info)
         if "previews" in selected:
             from bench import previews
 

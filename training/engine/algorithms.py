@@ -121,28 +121,43 @@ def _xgboost(ctx: FitContext) -> Any:
 
 
 def _xgboost_fit(model: Any, x: Any, y: Any, ctx: FitContext) -> None:
+    """Train with XGBoost's own ``xgboost.train`` on a ``DMatrix`` (what a direct call
+    does), reporting each round's metrics; the booster then goes into ``model``, the
+    scikit-learn wrapper the saved pipeline holds."""
     import xgboost as xgb
 
-    channels = ["train"]
-    evals = [(x, y)]
+    params = {k: v for k, v in model.get_xgb_params().items() if v is not None}
+    params["nthread"] = params.pop("n_jobs", ctx.threads)
+    params["seed"] = params.pop("random_state", ctx.seed)
+    if ctx.problem == "multiclass_classification":
+        params["num_class"] = ctx.n_classes
+    dtrain = xgb.DMatrix(x, label=y, nthread=ctx.threads)
+    evals = [(dtrain, "train")]
     if ctx.validation is not None:
-        evals.append(ctx.validation)
-        channels.append("validation")
+        vx, vy = ctx.validation
+        evals.append((xgb.DMatrix(vx, label=vy, nthread=ctx.threads), "validation"))
 
     class Report(xgb.callback.TrainingCallback):
         def after_iteration(self, booster: Any, epoch: int, evals_log: Any) -> bool:
-            values = {}
-            for i, channel in enumerate(channels):
-                for metric, points in evals_log.get(f"validation_{i}", {}).items():
-                    values[f"{channel}:{metric}"] = float(points[-1])
+            values = {
+                f"{channel}:{metric}": float(points[-1])
+                for channel, metrics in evals_log.items()
+                for metric, points in metrics.items()
+            }
             ctx.on_iteration(epoch, values)
             return False
 
-    model.set_params(callbacks=[Report()])
-    try:
-        model.fit(x, y, eval_set=evals, verbose=False)
-    finally:
-        model.set_params(callbacks=None)  # the saved model must not need this module
+    stopping = model.get_params().get("early_stopping_rounds")
+    booster = xgb.train(
+        params,
+        dtrain,
+        num_boost_round=model.n_estimators,
+        evals=evals,
+        early_stopping_rounds=stopping if ctx.validation is not None else None,
+        callbacks=[Report()],
+        verbose_eval=False,
+    )
+    model.load_model(bytearray(booster.save_raw(raw_format="json")))
 
 
 register(

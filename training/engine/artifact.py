@@ -11,7 +11,8 @@ It holds:
 - ``xgboost-model.json`` for XGBoost: the booster in XGBoost's own format as well.
 
 Columns go through :func:`features.prepare` before the pipeline: numbers and booleans as
-float64, dates and times as seconds since 1970, text as strings. A pickle runs code when it
+numbers (float32 for trees, float64 otherwise: ``number_type``), dates and times as seconds
+since 1970, text as strings. A pickle runs code when it
 loads: load only artifacts this studio's workers made, and never in the web process.
 """
 
@@ -75,7 +76,7 @@ class TrainedModel:
         return self.pipeline[-1]
 
     def inputs(self, df: pd.DataFrame) -> pd.DataFrame:
-        return prepare(df, self.schema)
+        return prepare(df, self.schema, str(self.metadata.get("number_type", "float64")))
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         """One row of output per input row:

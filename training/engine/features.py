@@ -65,9 +65,14 @@ def input_schema(df: pd.DataFrame, *, text_column: str | None = None) -> list[In
     return out
 
 
-def prepare(df: pd.DataFrame, schema: list[InputColumn]) -> pd.DataFrame:
-    """The schema's columns of ``df``, as the preprocessing takes them: numbers as float64
-    (NaN for gaps), categories as Python strings (NaN for gaps), text as strings ("" for
+#: The number type each encoding hands its model: trees split on float32 values (XGBoost
+#: and scikit-learn's trees convert to it themselves), the others compute in float64.
+NUMBER_TYPES = {"ordinal": "float32", "scaled": "float64", "text": "float64"}
+
+
+def prepare(df: pd.DataFrame, schema: list[InputColumn], dtype: str = "float64") -> pd.DataFrame:
+    """The schema's columns of ``df``, as the preprocessing takes them: numbers as
+    ``dtype`` (NaN for gaps), categories as Python strings (NaN for gaps), text as strings ("" for
     gaps). A missing column is an error that names it."""
     missing = [c.name for c in schema if c.name not in df.columns]
     if missing:
@@ -76,11 +81,11 @@ def prepare(df: pd.DataFrame, schema: list[InputColumn]) -> pd.DataFrame:
     for column in schema:
         series = df[column.name]
         if column.kind == "numeric":
-            columns[column.name] = _numbers(series)
+            columns[column.name] = _numbers(series, dtype)
         elif column.kind == "datetime":
             stamps = pd.to_datetime(series, errors="coerce", utc=True)
             seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-            columns[column.name] = seconds.to_numpy(dtype="float64", na_value=np.nan)
+            columns[column.name] = seconds.to_numpy(dtype=dtype, na_value=np.nan)
         elif column.kind == "text":
             columns[column.name] = series.astype("object").where(series.notna(), "").astype(str)
         else:
@@ -90,12 +95,12 @@ def prepare(df: pd.DataFrame, schema: list[InputColumn]) -> pd.DataFrame:
     return pd.DataFrame(columns, index=df.index)
 
 
-def _numbers(series: pd.Series) -> np.ndarray:
+def _numbers(series: pd.Series, dtype: str) -> np.ndarray:
     if pd.api.types.is_timedelta64_dtype(series.dtype):
         series = series / pd.Timedelta(seconds=1)
     elif pd.api.types.is_object_dtype(series.dtype):
         series = pd.to_numeric(series, errors="coerce")
-    values: np.ndarray = series.astype("float64").to_numpy(dtype="float64", na_value=np.nan)
+    values: np.ndarray = series.to_numpy(dtype=dtype, na_value=np.nan)
     return values
 
 
@@ -118,6 +123,7 @@ def preprocessor(schema: list[InputColumn], encoding: str) -> ColumnTransformer:
                 handle_unknown="use_encoded_value",
                 unknown_value=np.nan,
                 encoded_missing_value=np.nan,
+                dtype=np.float32,
             )
             parts.append(("categories", codes, categorical))
     elif encoding == "scaled":

@@ -17,23 +17,44 @@ def _finite(values: dict[str, float]) -> dict[str, float]:
 
 def classification(codes: np.ndarray, proba: np.ndarray, n_classes: int) -> dict[str, float]:
     """Accuracy, F1 (binary: of the second class; else macro), precision, recall, AUC
-    (one-vs-rest macro for several classes, where each class is present) and log loss."""
+    (one-vs-rest macro for several classes, where each class is present) and log loss.
+
+    Counted from one confusion matrix (one pass over the rows) rather than a pass per
+    metric: the same numbers scikit-learn gives, at a fraction of the time on big sets.
+    """
+    codes = np.asarray(codes, dtype="int64")
+    proba = np.asarray(proba, dtype="float64")
     predicted = proba.argmax(axis=1)
-    average = "binary" if n_classes == 2 else "macro"
+    confusion = np.bincount(codes * n_classes + predicted, minlength=n_classes * n_classes)
+    confusion = confusion.reshape(n_classes, n_classes).astype("float64")
+    hits = np.diag(confusion)
+    predicted_n, actual_n = confusion.sum(axis=0), confusion.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted_n > 0, hits / predicted_n, 0.0)
+        recall = np.where(actual_n > 0, hits / actual_n, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    if n_classes == 2:
+        p, r, f = precision[1], recall[1], f1[1]
+    else:
+        # Macro averages over the classes present in the truth or the predictions.
+        seen = (predicted_n + actual_n) > 0
+        p, r, f = precision[seen].mean(), recall[seen].mean(), f1[seen].mean()
     out: dict[str, float] = {
-        "accuracy": skm.accuracy_score(codes, predicted),
-        "f1": skm.f1_score(codes, predicted, average=average, zero_division=0),
-        "precision": skm.precision_score(codes, predicted, average=average, zero_division=0),
-        "recall": skm.recall_score(codes, predicted, average=average, zero_division=0),
+        "accuracy": hits.sum() / max(1.0, confusion.sum()),
+        "f1": f,
+        "precision": p,
+        "recall": r,
     }
-    labels = list(range(n_classes))
     present = np.unique(codes)
     if len(present) == n_classes and n_classes >= 2:
         if n_classes == 2:
             out["auc"] = skm.roc_auc_score(codes, proba[:, 1])
         else:
-            out["auc"] = skm.roc_auc_score(codes, proba, multi_class="ovr", labels=labels)
-    out["logloss"] = skm.log_loss(codes, np.clip(proba, 1e-15, 1), labels=labels)
+            out["auc"] = skm.roc_auc_score(
+                codes, proba, multi_class="ovr", labels=list(range(n_classes))
+            )
+    picked = np.clip(proba[np.arange(len(codes)), codes] / proba.sum(axis=1), 1e-15, 1.0)
+    out["logloss"] = float(-np.mean(np.log(picked))) if len(codes) else math.nan
     return _finite(out)
 
 

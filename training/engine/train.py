@@ -29,6 +29,7 @@ from training.engine.algorithms import (
 )
 from training.engine.artifact import FORMAT, TrainedModel, framework_versions, save
 from training.engine.features import (
+    NUMBER_TYPES,
     feature_names,
     input_schema,
     pick_text_column,
@@ -176,9 +177,9 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
     if problem in CLASSIFICATION:
         order = pd.Series(labels["train"].unique()).sort_values(kind="stable")
         classes = [_plain(v) for v in order]
-        lookup = {v: i for i, v in enumerate(classes)}
+        index = pd.Index(order.to_numpy())
         for name, series in labels.items():
-            mapped = series.map(lambda v: lookup.get(_plain(v), -1)).to_numpy(dtype="int64")
+            mapped = index.get_indexer(series.to_numpy()).astype("int64")
             unseen = mapped < 0
             if unseen.any():
                 dropped = f"{int(unseen.sum()):,} rows of classes not in train left out"
@@ -201,7 +202,8 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
     else:
         schema = input_schema(train_x)
         features = preprocessor(schema, algo.encoding)
-    inputs = {name: prepare(frame, schema) for name, frame in frames.items()}
+    number_type = NUMBER_TYPES[algo.encoding]
+    inputs = {name: prepare(frame, schema, number_type) for name, frame in frames.items()}
     try:
         train_t = features.fit_transform(inputs["train"])
     except ValueError as exc:
@@ -209,9 +211,13 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
     say({"message": f"{len(schema)} input columns → {train_t.shape[1]} features; {problem}."})
     say({"progress": 0.1})
 
+    transformed = {"train": train_t}
+    for name, x in inputs.items():
+        if name != "train" and len(x):
+            transformed[name] = features.transform(x)
     validation = None
-    if "validation" in inputs and algo.supervised and len(inputs["validation"]):
-        validation = (features.transform(inputs["validation"]), codes["validation"])
+    if "validation" in transformed and algo.supervised:
+        validation = (transformed["validation"], codes["validation"])
     rounds = int(hp.get("num_round") or hp.get("epochs") or 1)
 
     def on_iteration(step: int, values: dict[str, float]) -> None:
@@ -260,10 +266,8 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
 
     pipeline = Pipeline([("features", features), ("model", estimator)])
     final: dict[str, float] = {}
-    for name, x in inputs.items():
-        if not len(x):
-            continue
-        scores = _score(pipeline, problem, x, codes.get(name), labels.get(name), len(classes))
+    for name, x in transformed.items():
+        scores = _score(estimator, problem, x, codes.get(name), labels.get(name), len(classes))
         final.update({f"{name}:{metric}": value for metric, value in scores.items()})
     names = feature_names(features)
     importance = _importance(estimator, names)
@@ -273,6 +277,7 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
         "problem_type": problem,
         "framework": framework_versions(),
         "input_schema": [c.to_dict() for c in schema],
+        "number_type": number_type,
         "target": target,
         "classes": classes or None,
         "feature_names": names,
@@ -300,26 +305,26 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
 
 
 def _score(
-    pipeline: Pipeline,
+    model: Any,
     problem: str,
-    x: pd.DataFrame,
+    x: Any,
     codes: np.ndarray | None,
     labels: pd.Series | None,
     n_classes: int,
 ) -> dict[str, float]:
+    """The channel's metrics from the estimator on its preprocessed rows ``x``."""
     if problem in CLASSIFICATION:
         assert codes is not None
-        return metrics.classification(codes, pipeline.predict_proba(x), n_classes)
+        return metrics.classification(codes, model.predict_proba(x), n_classes)
     if problem == "regression":
         assert codes is not None
-        return metrics.regression(codes, pipeline.predict(x))
+        return metrics.regression(codes, model.predict(x))
     if problem == "clustering":
-        return metrics.clustering(pipeline.transform(x).min(axis=1))
-    transformed = pipeline[0].transform(x)
+        return metrics.clustering(model.transform(x).min(axis=1))
     if problem == "dimensionality_reduction":
-        return metrics.reduction(pipeline[-1], np.asarray(transformed, dtype="float64"))
-    scores = -pipeline.score_samples(x)
-    flagged = pipeline.predict(x) == -1
+        return metrics.reduction(model, np.asarray(x, dtype="float64"))
+    scores = -model.score_samples(x)
+    flagged = model.predict(x) == -1
     truth = None
     if labels is not None:
         values = pd.to_numeric(labels, errors="coerce")
