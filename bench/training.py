@@ -115,8 +115,9 @@ def run_job(src: Path, scratch: Path) -> dict[str, Any]:
         }
         sent = time.time()
         created = studio.api("POST", "/api/v1/training-jobs/", json=body).json()
+        # Looked at twice a second, so that the requests take no CPU from the training.
         job = studio.wait_job(
-            created["job"], lambda j: j["status"] in ("Completed", "Failed"), timeout=900
+            created["job"], lambda j: j["status"] in ("Completed", "Failed"), timeout=900, poll=0.5
         )
         if job["status"] != "Completed":
             raise RuntimeError(f"the training job failed: {job['failure_reason']}")
