@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -19,7 +20,7 @@ from studio.choices import JobStatus
 from studio.errors import ServiceError
 from training import selectors, services
 from training.engine import algorithms
-from training.models import TrainingJob
+from training.models import Experiment, Run, TrainingJob
 
 
 class TrainingJobIn(serializers.Serializer):
@@ -42,6 +43,9 @@ class TrainingJobIn(serializers.Serializer):
     metric_definitions = serializers.JSONField(
         required=False, help_text='[{"name": "validation:acc", "regex": "val_acc=([0-9.]+)"}]'
     )
+    experiment = serializers.CharField(
+        required=False, max_length=200, help_text='The experiment\'s name ("Default" if none)'
+    )
 
 
 class TrainingJobOut(serializers.ModelSerializer):
@@ -54,6 +58,7 @@ class TrainingJobOut(serializers.ModelSerializer):
     duration_seconds = serializers.FloatField(source="job.duration_seconds")
     created_by = serializers.CharField(source="created_by.username", default=None)
     model_artifact = serializers.SerializerMethodField()
+    run = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainingJob
@@ -76,6 +81,7 @@ class TrainingJobOut(serializers.ModelSerializer):
             "final_metrics",
             "result",
             "model_artifact",
+            "run",
             "failure_reason",
             "pending_reason",
             "progress",
@@ -85,6 +91,12 @@ class TrainingJobOut(serializers.ModelSerializer):
             "finished_at",
             "duration_seconds",
         ]
+
+    def get_run(self, obj: TrainingJob) -> dict[str, Any] | None:
+        run = Run.objects.filter(training_job=obj).select_related("experiment").first()
+        if run is None:
+            return None
+        return {"id": run.pk, "uuid": run.uuid, "experiment": run.experiment.name}
 
     def get_model_artifact(self, obj: TrainingJob) -> dict[str, Any] | None:
         if not obj.model_artifact_key:
@@ -149,6 +161,7 @@ class TrainingJobViewSet(viewsets.GenericViewSet):
             source=data.get("source"),
             entry_point=data.get("entry_point"),
             metric_definitions=data.get("metric_definitions"),
+            experiment=data.get("experiment"),
         )
         return Response(self._out(training), status=status.HTTP_201_CREATED)
 
@@ -183,5 +196,212 @@ class AlgorithmViewSet(viewsets.ViewSet):
             {
                 "algorithms": [a.to_dict() for a in algorithms()],
                 "instance_types": [t.to_dict() for t in services.INSTANCE_TYPES.values()],
+            }
+        )
+
+
+# --------------------------------------------------------------------------- experiments
+
+
+class ExperimentIn(serializers.Serializer):
+    project = serializers.IntegerField()
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    tags = serializers.JSONField(required=False)
+
+
+class ExperimentPatch(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class ExperimentOut(serializers.ModelSerializer):
+    run_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Experiment
+        fields = ["id", "project", "name", "description", "tags", "run_count", "created_at"]
+
+    def get_run_count(self, obj: Experiment) -> int:
+        counted = getattr(obj, "counted_runs", None)
+        return int(counted) if counted is not None else obj.runs.filter(deleted=False).count()
+
+
+class RunOut(serializers.ModelSerializer):
+    training_job = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "uuid",
+            "experiment",
+            "project",
+            "name",
+            "status",
+            "start_time",
+            "end_time",
+            "params",
+            "tags",
+            "metrics",
+            "inputs",
+            "training_job",
+            "created_at",
+        ]
+
+
+class RunIn(serializers.Serializer):
+    experiment = serializers.IntegerField()
+    name = serializers.CharField(required=False, allow_blank=True, max_length=250)
+    start_time = serializers.JSONField(required=False)
+    params = serializers.JSONField(required=False)
+    tags = serializers.JSONField(required=False)
+
+
+class RunPatch(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=250)
+    status = serializers.CharField(required=False)
+    end_time = serializers.JSONField(required=False)
+
+
+class LogBatchIn(serializers.Serializer):
+    metrics = serializers.JSONField(required=False, help_text="[{key, value, step, timestamp}]")
+    params = serializers.JSONField(required=False, help_text="[{key, value}]")
+    tags = serializers.JSONField(required=False, help_text="[{key, value}]")
+
+
+class ExperimentViewSet(viewsets.GenericViewSet):
+    """Experiments: named groups of runs in a project."""
+
+    serializer_class = ExperimentOut
+    queryset = Experiment.objects.none()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("project", int)], responses=ExperimentOut(many=True)
+    )
+    def list(self, request: Request) -> Response:
+        filters = check_filters(request, {"project"})
+        qs = selectors.experiment_list(request.user, project_id=filters.get("project"))
+        qs = qs.annotate(counted_runs=Count("runs", filter=Q(runs__deleted=False)))
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(ExperimentOut(page, many=True).data)
+
+    @extend_schema(request=ExperimentIn, responses={201: ExperimentOut})
+    def create(self, request: Request) -> Response:
+        from studio.selectors import access_project
+
+        data = validated(ExperimentIn, request.data)
+        project = access_project(request.user, data["project"], write=True)
+        experiment = services.experiment_create(
+            project=project,
+            user=request.user,
+            name=data["name"],
+            description=data.get("description", ""),
+            tags=data.get("tags"),
+        )
+        return Response(ExperimentOut(experiment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=ExperimentOut)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(ExperimentOut(selectors.access_experiment(request.user, pk)).data)
+
+    @extend_schema(request=ExperimentPatch, responses=ExperimentOut)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        experiment = selectors.access_experiment(request.user, pk, write=True)
+        data = validated(ExperimentPatch, request.data)
+        experiment = services.experiment_update(
+            experiment=experiment, name=data.get("name"), description=data.get("description")
+        )
+        return Response(ExperimentOut(experiment).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, pk: str) -> Response:
+        experiment = selectors.access_experiment(request.user, pk, write=True)
+        experiment.deleted = True
+        experiment.save(update_fields=["deleted"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RunViewSet(viewsets.GenericViewSet):
+    """Runs: parameters, tags and metric series, logged by training jobs or any client."""
+
+    serializer_class = RunOut
+    queryset = Run.objects.none()
+
+    @extend_schema(
+        parameters=[OpenApiParameter("project", int), OpenApiParameter("experiment", int)],
+        responses=RunOut(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        filters = check_filters(request, {"project", "experiment"})
+        experiments = None
+        if "experiment" in filters:
+            experiments = [selectors.access_experiment(request.user, filters["experiment"]).pk]
+        qs = selectors.run_list(
+            request.user, project_id=filters.get("project"), experiment_ids=experiments
+        )
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(RunOut(page, many=True).data)
+
+    @extend_schema(request=RunIn, responses={201: RunOut})
+    def create(self, request: Request) -> Response:
+        data = validated(RunIn, request.data)
+        experiment = selectors.access_experiment(request.user, data["experiment"], write=True)
+        run = services.run_create(
+            experiment=experiment,
+            user=request.user,
+            name=data.get("name", ""),
+            start_time=data.get("start_time"),
+            params=data.get("params"),
+            tags=data.get("tags"),
+        )
+        return Response(RunOut(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=RunOut)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(RunOut(selectors.access_run(request.user, pk)).data)
+
+    @extend_schema(request=RunPatch, responses=RunOut)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        run = selectors.access_run(request.user, pk, write=True)
+        data = validated(RunPatch, request.data)
+        run = services.run_update(
+            run=run, status=data.get("status"), end_time=data.get("end_time"), name=data.get("name")
+        )
+        return Response(RunOut(run).data)
+
+    @extend_schema(request=LogBatchIn, responses=RunOut)
+    @action(detail=True, methods=["post"], url_path="log-batch")
+    def log_batch(self, request: Request, pk: str) -> Response:
+        run = selectors.access_run(request.user, pk, write=True)
+        data = validated(LogBatchIn, request.data)
+        run = services.run_log_batch(
+            run=run, metrics=data.get("metrics"), params=data.get("params"), tags=data.get("tags")
+        )
+        return Response(RunOut(run).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("key", str, required=True),
+            OpenApiParameter("max_points", int, description="Downsample to about this many."),
+        ],
+        responses=dict,
+    )
+    @action(detail=True, methods=["get"])
+    def metrics(self, request: Request, pk: str) -> Response:
+        """One metric's series: ``{"key", "points": [{step, value, timestamp}]}``."""
+        run = selectors.access_run(request.user, pk)
+        filters = check_filters(request, {"key", "max_points"})
+        if "key" not in filters:
+            raise ServiceError("invalid", "Name the metric: ?key=…", field="key")
+        try:
+            limit = max(0, min(100_000, int(filters.get("max_points", 0))))
+        except ValueError:
+            raise ServiceError("invalid", "max_points is a whole number.", field="max_points")
+        rows = selectors.metric_history(run, filters["key"], max_points=limit)
+        return Response(
+            {
+                "key": filters["key"],
+                "points": [{"step": s, "value": v, "timestamp": t} for s, v, t in rows],
             }
         )

@@ -1,4 +1,6 @@
-"""Training jobs: an algorithm (built in, for now) trained on datasets by a studio Job."""
+"""Training jobs (a built-in algorithm or a user's script trained on datasets by a studio
+Job), and experiments: runs with their parameters, tags and metric series, logged by
+training jobs themselves or from anywhere through the API (MLflow's client included)."""
 
 from __future__ import annotations
 
@@ -46,3 +48,89 @@ class TrainingJob(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Experiment(models.Model):
+    """A named group of runs in a project (MLflow's experiment)."""
+
+    project = models.ForeignKey(
+        "studio.Project", on_delete=models.CASCADE, related_name="experiments"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    tags = models.JSONField(default=dict, blank=True)
+    deleted = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="experiment_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunStatus(models.TextChoices):
+    """MLflow's run statuses."""
+
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+
+class Run(models.Model):
+    """One run: its parameters (fixed once logged), tags, latest metric values, and where
+    it came from (a training job, or a client)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="runs")
+    project = models.ForeignKey("studio.Project", on_delete=models.CASCADE, related_name="+")
+    uuid = models.CharField(max_length=32, unique=True)  # MLflow's run_id
+    name = models.CharField(max_length=250, blank=True, default="")
+    status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    start_time = models.BigIntegerField(default=0)  # milliseconds since 1970, as MLflow
+    end_time = models.BigIntegerField(null=True, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    # Latest value of each metric: {key: {"value", "step", "timestamp"}}.
+    metrics = models.JSONField(default=dict, blank=True)
+    # Lineage: the datasets it read ([{"channel", "dataset", "name", "version"}]).
+    inputs = models.JSONField(default=list, blank=True)
+    training_job = models.OneToOneField(
+        TrainingJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="run"
+    )
+    deleted = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start_time", "-id"]
+        indexes = [models.Index(fields=["experiment", "-start_time"], name="run_recent")]
+
+    def __str__(self) -> str:
+        return self.name or self.uuid
+
+
+class RunMetric(models.Model):
+    """One point of a run's metric series."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="points")
+    key = models.CharField(max_length=250)
+    value = models.FloatField()
+    step = models.BigIntegerField(default=0)
+    timestamp = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["run", "key", "step"], name="run_metric_series")]
+
+    def __str__(self) -> str:
+        return f"{self.key}@{self.step}={self.value:g}"

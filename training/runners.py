@@ -16,10 +16,16 @@ from studio import storage
 from studio.choices import DatasetStatus
 from studio.jobs import JobContext, JobFailed, register_runner
 from studio.jobs.sandbox import memory_failure, run_limited
-from studio.models import Dataset
+from studio.models import Dataset, Job
 from training.engine import script as scripts
 from training.models import TrainingJob
-from training.services import INSTANCE_TYPES, SCRIPT_JOB_KIND, TRAINING_JOB_KIND
+from training.services import (
+    INSTANCE_TYPES,
+    SCRIPT_JOB_KIND,
+    TRAINING_JOB_KIND,
+    training_run_finished,
+    training_run_started,
+)
 
 
 def _failure(status: int, messages: list[dict[str, Any]], stderr_tail: str, memory_gb: int) -> str:
@@ -33,11 +39,19 @@ def _failure(status: int, messages: list[dict[str, Any]], stderr_tail: str, memo
     return f"Training failed: {lines[-1] if lines else f'exit status {status}'}"
 
 
-@register_runner(TRAINING_JOB_KIND, queue="cpu", title="Training")
+def _finished(job: Job) -> None:
+    """The training job's run ends with its job, however the job ended."""
+    training = TrainingJob.objects.filter(job_id=job.pk).first()
+    if training is not None:
+        training_run_finished(training, job.status)
+
+
+@register_runner(TRAINING_JOB_KIND, queue="cpu", title="Training", on_finish=_finished)
 def run_training_job(ctx: JobContext) -> dict[str, Any]:
     training = TrainingJob.objects.filter(pk=ctx.parameters.get("training_job")).first()
     if training is None:
         raise JobFailed("The training job no longer exists.")
+    training_run_started(training)
     kind = INSTANCE_TYPES[training.instance_type]
     datasets = {
         d.pk: d
@@ -145,13 +159,14 @@ def _save(
         )
 
 
-@register_runner(SCRIPT_JOB_KIND, queue="cpu", title="Training: script")
+@register_runner(SCRIPT_JOB_KIND, queue="cpu", title="Training: script", on_finish=_finished)
 def run_training_script(ctx: JobContext) -> dict[str, Any]:
     """A user's script with SageMaker's contract (:mod:`training.engine.script`), in a
     limited child process; its metrics read from its output by the job's definitions."""
     training = TrainingJob.objects.filter(pk=ctx.parameters.get("training_job")).first()
     if training is None:
         raise JobFailed("The training job no longer exists.")
+    training_run_started(training)
     kind = INSTANCE_TYPES[training.instance_type]
     root = ctx.workdir / "ml"
     capture = scripts.MetricCapture(list(training.metric_definitions or []))
