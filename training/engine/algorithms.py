@@ -36,6 +36,7 @@ class FitContext:
     seed: int = 0
     validation: tuple[Any, Any] | None = None
     on_iteration: OnIteration = field(default=lambda step, values: None)
+    rows: int = 0  # training rows
 
 
 @dataclass(frozen=True)
@@ -224,8 +225,10 @@ def _linear(ctx: FitContext) -> Any:
             return LinearRegression(fit_intercept=hp["use_bias"])
         if l1 == 0:
             return Ridge(alpha=l2, fit_intercept=hp["use_bias"], random_state=ctx.seed)
+        # wd and l1 weigh the summed squared error, as Ridge's alpha does; ElasticNet's
+        # alpha weighs half its mean, hence the division by the row count.
         return ElasticNet(
-            alpha=strength,
+            alpha=strength / max(1, ctx.rows),
             l1_ratio=l1 / strength,
             fit_intercept=hp["use_bias"],
             max_iter=hp["epochs"] * 100,

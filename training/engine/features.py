@@ -16,6 +16,7 @@ saved model needs only scikit-learn (and xgboost) to load.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,8 @@ def column_kind(series: pd.Series) -> str:
         kinds = {type(v) for v in series.dropna().head(1000)}
         if kinds and kinds <= {bool, int, float}:
             return "numeric"
+        if kinds and all(issubclass(k, datetime.date) for k in kinds):
+            return "datetime"  # dates read from Parquet's date32 are Python dates
     return "categorical"
 
 
@@ -83,7 +86,10 @@ def prepare(df: pd.DataFrame, schema: list[InputColumn], dtype: str = "float64")
         if column.kind == "numeric":
             columns[column.name] = _numbers(series, dtype)
         elif column.kind == "datetime":
-            stamps = pd.to_datetime(series, errors="coerce", utc=True)
+            if pd.api.types.is_datetime64_any_dtype(series.dtype):
+                stamps = pd.to_datetime(series, utc=True)
+            else:  # text or Python dates, of any ISO layout
+                stamps = pd.to_datetime(series, errors="coerce", utc=True, format="mixed")
             seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
             columns[column.name] = seconds.to_numpy(dtype=dtype, na_value=np.nan)
         elif column.kind == "text":
@@ -98,8 +104,10 @@ def prepare(df: pd.DataFrame, schema: list[InputColumn], dtype: str = "float64")
 def _numbers(series: pd.Series, dtype: str) -> np.ndarray:
     if pd.api.types.is_timedelta64_dtype(series.dtype):
         series = series / pd.Timedelta(seconds=1)
-    elif pd.api.types.is_object_dtype(series.dtype):
-        series = pd.to_numeric(series, errors="coerce")
+    elif not (
+        pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)
+    ):
+        series = pd.to_numeric(series, errors="coerce")  # text: what is not a number is a gap
     values: np.ndarray = series.to_numpy(dtype=dtype, na_value=np.nan)
     return values
 

@@ -165,6 +165,8 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
             frames[name] = frame.drop(columns=[target])
             labels[name] = frame[target]
     train_x = frames["train"]
+    if not len(train_x.columns):
+        raise TrainingError("There is no input column to learn from.", "channels.train")
     if train_x.empty:
         raise TrainingError("The train channel has no row to learn from.", "channels.train")
     if algo.supervised:
@@ -176,6 +178,8 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
     codes: dict[str, np.ndarray] = {}
     if problem in CLASSIFICATION:
         order = pd.Series(labels["train"].unique()).sort_values(kind="stable")
+        if pd.api.types.is_float_dtype(order.dtype) and bool((order == order.round()).all()):
+            order = order.astype("int64")  # whole numbers read as floats around a gap
         classes = [_plain(v) for v in order]
         index = pd.Index(order.to_numpy())
         for name, series in labels.items():
@@ -191,7 +195,10 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
         codes = {n: s.to_numpy(dtype="float64") for n, s in labels.items()}
 
     if algo.encoding == "text":
-        column = pick_text_column(train_x, hp.get("text_column"))
+        try:
+            column = pick_text_column(train_x, hp.get("text_column"))
+        except ValueError as exc:
+            raise TrainingError(str(exc), "hyperparameters.text_column") from None
         schema = input_schema(train_x[[column]], text_column=column)
         features = text_features(
             column,
@@ -225,7 +232,9 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
             say({"metric": {"name": name, "value": value, "step": step}})
         say({"progress": 0.1 + 0.8 * min(1.0, (step + 1) / rounds)})
 
+    _check_sizes(algo.name, hp, train_t.shape)
     ctx = FitContext(
+        rows=int(train_t.shape[0]),
         hp=hp,
         problem=problem,
         n_classes=len(classes),
@@ -254,12 +263,16 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
             instances=instances,
             address=spec.get("dask_address") or None,
         )
-    elif algo.fit is not None:
-        algo.fit(estimator, train_t, y_train, ctx)
-    elif algo.supervised:
-        estimator.fit(train_t, y_train)
     else:
-        estimator.fit(train_t)
+        try:
+            if algo.fit is not None:
+                algo.fit(estimator, train_t, y_train, ctx)
+            elif algo.supervised:
+                estimator.fit(train_t, y_train)
+            else:
+                estimator.fit(train_t)
+        except ValueError as exc:
+            raise TrainingError(f"{algo.name} cannot train on this data: {exc}") from None
     fit_seconds = time.perf_counter() - fit_started
     say({"message": f"Fitted in {fit_seconds:.1f} s."})
     say({"progress": 0.9})
@@ -302,6 +315,23 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
         "training_seconds": round(time.perf_counter() - started, 3),
         "hyperparameters": hp,
     }
+
+
+def _check_sizes(algorithm: str, hp: dict[str, Any], shape: tuple[int, ...]) -> None:
+    """Settings that need more rows (or columns) than the data has."""
+    rows, columns = int(shape[0]), int(shape[1])
+    limits = {
+        "knn": ("k", rows, "training rows"),
+        "kmeans": ("k", rows, "training rows"),
+        "pca": ("num_components", min(rows, columns), "rows and features"),
+    }
+    if algorithm in limits:
+        name, limit, what = limits[algorithm]
+        if hp[name] > limit:
+            raise TrainingError(
+                f"{name} is {hp[name]}, more than the {limit} {what} there are.",
+                f"hyperparameters.{name}",
+            )
 
 
 def _score(
