@@ -38,7 +38,7 @@ NAVIGATION: list[tuple[str, list[NavItem]]] = [
         "Train & Tune",
         [
             NavItem("Training jobs", "training-job-list", "play"),
-            NavItem("Experiments", None, "beaker"),
+            NavItem("Experiments", "experiment-list", "beaker"),
             NavItem("Tuning", None, "sliders"),
             NavItem("Autopilot", None, "wand"),
         ],

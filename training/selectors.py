@@ -83,14 +83,19 @@ def run_list(
 
 
 def metric_history(run: Run, key: str, *, max_points: int = 0) -> list[tuple[int, float, int]]:
-    """``(step, value, timestamp)`` of one metric, in step order; with ``max_points``, a
-    downsample that keeps the first and last points and each bucket's min and max."""
+    """``(step, value, timestamp)`` of one metric, in step order (see :func:`downsample`)."""
     rows = list(
         RunMetric.objects.filter(run=run, key=key)
         .order_by("step", "timestamp", "id")
         .values_list("step", "value", "timestamp")
     )
-    if not max_points or len(rows) <= max_points:
+    return downsample(rows, max_points) if max_points else rows
+
+
+def downsample(rows: list[tuple[int, float, int]], max_points: int) -> list[tuple[int, float, int]]:
+    """About ``max_points`` of a series: the first and last points, and the lowest and the
+    highest of each of ``max_points / 2`` equal buckets, so spikes survive."""
+    if len(rows) <= max_points:
         return rows
     buckets = max(1, max_points // 2)
     size = len(rows) / buckets

@@ -15,6 +15,9 @@ urlpatterns = [
     path("training-jobs/", views.training_job_list, name="training-job-list"),
     path("training-jobs/new/", views.training_job_new, name="training-job-new"),
     path("training-jobs/<int:pk>/", views.training_job_detail, name="training-job-detail"),
+    path("experiments/", views.experiment_list, name="experiment-list"),
+    path("experiments/compare/", views.experiment_compare, name="experiment-compare"),
+    path("experiments/<int:pk>/", views.experiment_detail, name="experiment-detail"),
     path("api/v1/", include(router.urls)),
 ]
 # MLflow's tracking API, for a project named in the tracking URI or the user's one project.

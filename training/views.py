@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Max, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,7 +18,7 @@ from studio.navigation import current_project, enter_project
 from studio.selectors import membership_of
 from training import selectors
 from training.engine import algorithms
-from training.models import TrainingJob
+from training.models import Run, RunMetric, TrainingJob
 from training.services import CHANNELS, INSTANCE_TYPES
 
 SECTION = "training-job-list"
@@ -177,3 +178,101 @@ def training_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "last_log_id": logs[-1].pk if logs else 0,
     }
     return render(request, "training/training_job_detail.html", context)
+
+
+EXPERIMENTS = "experiment-list"
+#: Points a compare chart draws per run and metric at most (the series is downsampled).
+COMPARE_POINTS = 500
+MAX_COMPARE = 50
+
+
+@login_required
+def experiment_list(request: HttpRequest) -> HttpResponse:
+    project = _project(request)
+    if project is None:
+        return render(request, "studio/no_project.html", {"section": EXPERIMENTS})
+    experiments = (
+        selectors.experiment_list(request.user, project_id=project.pk)
+        .annotate(
+            counted=Count("runs", filter=Q(runs__deleted=False)), last=Max("runs__start_time")
+        )
+        .order_by("-last", "name")
+    )
+    return render(
+        request,
+        "training/experiment_list.html",
+        {"section": EXPERIMENTS, "project": project, "experiments": experiments[:500]},
+    )
+
+
+def _run_row(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "name": run.name or run.uuid[:8],
+        "status": run.status,
+        "start": run.start_time,
+        "seconds": (run.end_time - run.start_time) / 1000 if run.end_time else None,
+        "params": run.params,
+        "metrics": {k: m["value"] for k, m in run.metrics.items()},
+        "training_job": run.training_job_id,
+        "experiment": run.experiment.name,
+    }
+
+
+@login_required
+def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    experiment = selectors.access_experiment(request.user, pk)
+    enter_project(request, experiment.project_id)
+    runs = [
+        _run_row(r) for r in selectors.run_list(request.user, experiment_ids=[experiment.pk])[:2000]
+    ]
+    return render(
+        request,
+        "training/experiment_detail.html",
+        {
+            "section": EXPERIMENTS,
+            "experiment": experiment,
+            "runs": runs,
+            "compare_url": reverse("experiment-compare"),
+            "job_url": reverse("training-job-detail", args=[0]).replace("/0/", "/{id}/"),
+        },
+    )
+
+
+@login_required
+def experiment_compare(request: HttpRequest) -> HttpResponse:
+    """2–50 runs side by side: a chart per metric with a curve per run (downsampled on the
+    server), parallel coordinates of parameters against a metric, a scatter of any two."""
+    try:
+        ids = [int(x) for x in request.GET.get("runs", "").split(",") if x.strip()]
+    except ValueError:
+        ids = []
+    ids = list(dict.fromkeys(ids))[:MAX_COMPARE]
+    runs = [selectors.access_run(request.user, i) for i in ids]
+    if runs:
+        enter_project(request, runs[0].project_id)
+    keys = sorted({k for r in runs for k in r.metrics})
+    series: dict[str, dict[str, list[list[float]]]] = {}
+    points = RunMetric.objects.filter(run__in=runs).order_by("run_id", "key", "step", "id")
+    grouped: dict[tuple[int, str], list[tuple[int, float, int]]] = {}
+    for run_id, key, step, value, stamp in points.values_list(
+        "run_id", "key", "step", "value", "timestamp"
+    ):
+        grouped.setdefault((run_id, key), []).append((step, value, stamp))
+    names = {r.pk: r.name or r.uuid[:8] for r in runs}
+    for (run_id, key), rows in grouped.items():
+        if len(rows) < 2:
+            continue  # a single value is a number, not a curve
+        kept = selectors.downsample(rows, COMPARE_POINTS)
+        series.setdefault(key, {})[f"{names[run_id]} #{run_id}"] = [[s, v] for s, v, _ in kept]
+    return render(
+        request,
+        "training/experiment_compare.html",
+        {
+            "section": EXPERIMENTS,
+            "runs": [_run_row(r) for r in runs],
+            "series": series,
+            "keys": keys,
+            "too_few": len(runs) < 2,
+        },
+    )
