@@ -12,7 +12,17 @@ from pathlib import Path
 from bench.report import machine
 from bench.stack import DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, backend_named
 
-BENCHMARKS = ("ingest", "dispatch", "pages", "previews", "flow", "scale", "insights", "training")
+BENCHMARKS = (
+    "ingest",
+    "dispatch",
+    "pages",
+    "previews",
+    "flow",
+    "scale",
+    "insights",
+    "training",
+    "tracking",
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -122,6 +132,17 @@ def main(argv: list[str] | None = None) -> int:
             from bench import training
 
             training.run(scratch=scratch, out=out, machine=info)
+        if "tracking" in selected:
+            from bench import tracking
+
+            tracking.run(
+                scratch=scratch,
+                out=out,
+                machine=info,
+                backends=[n.strip() for n in args.dispatch_backends.split(",") if n.strip()],
+                database_url=args.database_url,
+                redis_url=args.redis_url,
+            )
         if "previews" in selected:
             from bench import previews
 
