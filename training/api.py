@@ -250,7 +250,7 @@ class RunOut(serializers.ModelSerializer):
         ]
 
 
-class RunIn(serializers.Serializer):
+class RunCreateIn(serializers.Serializer):
     experiment = serializers.IntegerField()
     name = serializers.CharField(required=False, allow_blank=True, max_length=250)
     start_time = serializers.JSONField(required=False)
@@ -258,7 +258,7 @@ class RunIn(serializers.Serializer):
     tags = serializers.JSONField(required=False)
 
 
-class RunPatch(serializers.Serializer):
+class RunUpdateIn(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=250)
     status = serializers.CharField(required=False)
     end_time = serializers.JSONField(required=False)
@@ -343,9 +343,9 @@ class RunViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(RunOut(page, many=True).data)
 
-    @extend_schema(request=RunIn, responses={201: RunOut})
+    @extend_schema(request=RunCreateIn, responses={201: RunOut})
     def create(self, request: Request) -> Response:
-        data = validated(RunIn, request.data)
+        data = validated(RunCreateIn, request.data)
         experiment = selectors.access_experiment(request.user, data["experiment"], write=True)
         run = services.run_create(
             experiment=experiment,
@@ -361,10 +361,10 @@ class RunViewSet(viewsets.GenericViewSet):
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(RunOut(selectors.access_run(request.user, pk)).data)
 
-    @extend_schema(request=RunPatch, responses=RunOut)
+    @extend_schema(request=RunUpdateIn, responses=RunOut)
     def partial_update(self, request: Request, pk: str) -> Response:
         run = selectors.access_run(request.user, pk, write=True)
-        data = validated(RunPatch, request.data)
+        data = validated(RunUpdateIn, request.data)
         run = services.run_update(
             run=run, status=data.get("status"), end_time=data.get("end_time"), name=data.get("name")
         )

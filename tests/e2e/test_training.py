@@ -93,3 +93,43 @@ def test_a_training_job_stopped_while_it_runs_ends_stopped(live):
     done = wait_training(live, created["id"], lambda t: t["status"] in FINISHED, timeout=60)
     assert done["status"] == "Stopped"
     assert done["model_artifact"] is None
+
+
+SCRIPT = """
+import argparse, os, sys
+import pandas as pd
+p = argparse.ArgumentParser(); p.add_argument("--epochs", type=int); args = p.parse_args()
+assert "DATABASE_URL" not in os.environ and "SECRET_KEY" not in os.environ
+assert "REDIS_URL" not in os.environ and "SEXTANT_VAR_DIR" not in os.environ
+df = pd.read_parquet(os.path.join(os.environ["SM_CHANNEL_TRAIN"], "data.parquet"))
+for epoch in range(args.epochs):
+    print(f"epoch {epoch}: val_acc={0.6 + epoch / 20:.2f}", file=sys.stderr)
+open(os.path.join(os.environ["SM_MODEL_DIR"], "rows.txt"), "w").write(str(len(df)))
+"""
+
+
+def test_a_worker_runs_a_script_and_reads_its_metrics(live):
+    dataset = ready_dataset(live, "small", "a,b\n" + "\n".join(f"{i},{i * 2}" for i in range(50)))
+    response = live.api(
+        "POST",
+        "/api/v1/training-jobs/",
+        data={
+            "project": live.project,
+            "name": "script",
+            "algorithm": "script",
+            "channels": f'{{"train": {dataset["id"]}}}',
+            "hyperparameters": '{"epochs": 4}',
+            "metric_definitions": '[{"name": "validation:acc", "regex": "val_acc=([0-9.]+)"}]',
+        },
+        files={"source": ("train.py", SCRIPT.encode())},
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    done = wait_training(live, created["id"], lambda t: t["status"] in FINISHED)
+    assert done["status"] == "Completed", done["failure_reason"]
+    assert done["final_metrics"] == {"validation:acc": 0.75}
+    series = live.api("GET", f"/api/v1/jobs/{created['job']}/metrics/").json()
+    assert [p["value"] for p in series["validation:acc"]] == [0.6, 0.65, 0.7, 0.75]
+    model = live.api("GET", urlsplit(done["model_artifact"]["url"]).path)
+    with tarfile.open(fileobj=io.BytesIO(model.content)) as tar:
+        assert tar.extractfile("rows.txt").read() == b"50"

@@ -231,7 +231,7 @@ def _linear(ctx: FitContext) -> Any:
             alpha=strength / max(1, ctx.rows),
             l1_ratio=l1 / strength,
             fit_intercept=hp["use_bias"],
-            max_iter=hp["epochs"] * 100,
+            max_iter=hp["epochs"] * 1000,  # coordinate descent: cheap iterations
             tol=hp["tol"],
             random_state=ctx.seed,
         )
@@ -397,7 +397,9 @@ def _mlp_fit(model: Any, x: Any, y: Any, ctx: FitContext) -> None:
     from sklearn.exceptions import ConvergenceWarning
 
     network = getattr(model, "regressor", model)
-    network.set_params(batch_size=min(network.batch_size, x.shape[0]))
+    # With early stopping scikit-learn trains on 90% of the rows: the batch fits in those.
+    rows = int(x.shape[0] * (0.9 if network.early_stopping else 1.0))
+    network.set_params(batch_size=max(1, min(network.batch_size, rows)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # epochs is the user's choice
         model.fit(x, y)
@@ -406,7 +408,8 @@ def _mlp_fit(model: Any, x: Any, y: Any, ctx: FitContext) -> None:
     for epoch, loss in enumerate(network.loss_curve_):
         values = {"train:loss": float(loss)}
         if epoch < len(scores) and scores[epoch] is not None:
-            values["validation:score"] = float(scores[epoch])
+            # The score on the 10% early stopping holds out, not on the validation channel.
+            values["holdout:score"] = float(scores[epoch])
         ctx.on_iteration(epoch, values)
 
 

@@ -86,7 +86,14 @@ def _convert(hp: HP, value: Any) -> Any:
             try:
                 return int(value.strip())
             except ValueError:
+                pass
+            try:
+                number = float(value.strip())  # "25.0", as a float 25.0 is taken
+            except ValueError:
                 raise wrong from None
+            if number.is_integer():
+                return int(number)
+            raise wrong
         raise wrong
     if hp.kind == "float":
         if isinstance(value, bool):

@@ -401,7 +401,7 @@ def test_mlp_emits_its_loss_per_epoch(tmp_path: Path) -> None:
     _, events = run_training(tmp_path, "mlp", binary_frame(), target="y", hp=hp)
     names = [p["name"] for p in metric_points(events)]
     assert names.count("train:loss") == 5
-    assert names.count("validation:score") == 5
+    assert names.count("holdout:score") == 5
 
 
 # --------------------------------------------------------------------------- awkward columns
