@@ -20,6 +20,7 @@ from studio.choices import JobStatus
 from studio.errors import ServiceError
 from training import selectors, services
 from training.engine import algorithms
+from training.engine.debugger import DEFAULT_RULES, RULES
 from training.models import Experiment, Run, TrainingJob
 
 
@@ -45,6 +46,9 @@ class TrainingJobIn(serializers.Serializer):
     )
     experiment = serializers.CharField(
         required=False, max_length=200, help_text='The experiment\'s name ("Default" if none)'
+    )
+    debugger_rules = serializers.JSONField(
+        required=False, help_text='[{"name": "Overfit", "params": {...}, "action": "stop"}]'
     )
 
 
@@ -78,6 +82,8 @@ class TrainingJobOut(serializers.ModelSerializer):
             "max_runtime_seconds",
             "entry_point",
             "metric_definitions",
+            "debugger_rules",
+            "rule_statuses",
             "final_metrics",
             "result",
             "model_artifact",
@@ -162,6 +168,7 @@ class TrainingJobViewSet(viewsets.GenericViewSet):
             entry_point=data.get("entry_point"),
             metric_definitions=data.get("metric_definitions"),
             experiment=data.get("experiment"),
+            debugger_rules=data.get("debugger_rules"),
         )
         return Response(self._out(training), status=status.HTTP_201_CREATED)
 
@@ -195,6 +202,8 @@ class AlgorithmViewSet(viewsets.ViewSet):
         return Response(
             {
                 "algorithms": [a.to_dict() for a in algorithms()],
+                "debugger_rules": [r.to_dict() for r in RULES.values()],
+                "default_rules": list(DEFAULT_RULES),
                 "instance_types": [t.to_dict() for t in services.INSTANCE_TYPES.values()],
             }
         )

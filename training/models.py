@@ -32,6 +32,10 @@ class TrainingJob(models.Model):
     source_key = models.CharField(max_length=500, blank=True, default="")
     entry_point = models.CharField(max_length=255, blank=True, default="")
     metric_definitions = models.JSONField(default=list, blank=True)
+    # Debugger rules as asked ([{"name", "params", "action"}]) and as they stand
+    # ([{…, "status", "message"}]).
+    debugger_rules = models.JSONField(default=list, blank=True)
+    rule_statuses = models.JSONField(default=list, blank=True)
     final_metrics = models.JSONField(default=dict, blank=True)
     # problem type, classes, rows per channel, feature importance, timings.
     result = models.JSONField(default=dict, blank=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import sys
+import time
 from contextlib import ExitStack
 from typing import Any
 
@@ -17,6 +18,7 @@ from studio.choices import DatasetStatus
 from studio.jobs import JobContext, JobFailed, register_runner
 from studio.jobs.sandbox import memory_failure, run_limited
 from studio.models import Dataset, Job
+from training.engine import debugger
 from training.engine import script as scripts
 from training.models import TrainingJob
 from training.services import (
@@ -26,6 +28,78 @@ from training.services import (
     training_run_finished,
     training_run_started,
 )
+
+
+class RuleWatch:
+    """The job's debugger rules, fed with its values as they come and checked at most four
+    times a second; a rule with the action ``stop`` that finds issues stops the job."""
+
+    INTERVAL = 0.25
+
+    def __init__(self, ctx: JobContext, training: TrainingJob) -> None:
+        self.ctx = ctx
+        self.training = training
+        self.rules = list(training.debugger_rules or [])
+        self.values = debugger.Values()
+        self.statuses: list[dict[str, Any]] = list(training.rule_statuses or [])
+        self.last_check = 0.0
+        self.last_value = time.monotonic()
+
+    def add(self, name: str, value: float, step: int) -> None:
+        self.values.add(name, step, value)
+        self.last_value = time.monotonic()
+        self.check()
+
+    def message(self, message: dict[str, Any]) -> None:
+        point = message.get("metric")
+        if isinstance(point, dict):
+            try:
+                self.add(str(point["name"]), float(point["value"]), int(point.get("step", 0)))
+            except (KeyError, TypeError, ValueError):
+                pass
+        found = message.get("debug")
+        if isinstance(found, dict) and isinstance(found.get("tensor"), dict):
+            try:
+                stats = {k: float(v) for k, v in found["tensor"].items()}
+                self.values.add_tensor(str(found["name"]), int(found.get("step", 0)), stats)
+            except (KeyError, TypeError, ValueError):
+                return
+            self.last_value = time.monotonic()
+            self.check()
+
+    def tick(self) -> None:
+        self.values.seconds_since_last_value = time.monotonic() - self.last_value
+        self.check()
+
+    def finish(self, result: dict[str, Any]) -> None:
+        self.values.finished = True
+        self.values.seconds_since_last_value = 0.0
+        self.values.class_counts = list(result.get("class_counts") or [])
+        self.values.tree_depths = list(result.get("tree_depths") or [])
+        self.values.feature_importance = dict(result.get("feature_importance") or {})
+        self.check(force=True)
+
+    def check(self, *, force: bool = False) -> None:
+        if not self.rules or (not force and time.monotonic() - self.last_check < self.INTERVAL):
+            return
+        self.last_check = time.monotonic()
+        statuses = debugger.evaluate(self.rules, self.values)
+        if statuses == self.statuses:
+            return
+        before = {s["name"]: s["status"] for s in self.statuses}
+        for status in statuses:
+            if (
+                status["status"] == debugger.ISSUES
+                and before.get(status["name"]) != debugger.ISSUES
+            ):
+                self.ctx.log(f"Rule {status['name']}: issues found. {status['message']}")
+        self.statuses = statuses
+        TrainingJob.objects.filter(pk=self.training.pk).update(rule_statuses=statuses)
+        for status in statuses:
+            if status["status"] == debugger.ISSUES and status["action"] == "stop":
+                self.ctx.request_cancel(
+                    f"Stopped by the rule {status['name']}: {status['message']}"
+                )
 
 
 def _failure(status: int, messages: list[dict[str, Any]], stderr_tail: str, memory_gb: int) -> str:
@@ -87,6 +161,7 @@ def run_training_job(ctx: JobContext) -> dict[str, Any]:
             f"Training {training.algorithm} on {count}{kind.name} ({kind.threads} threads, "
             f"{kind.memory_gb} GiB)."
         )
+        watch = RuleWatch(ctx, training)
         status, messages, stderr_tail = run_limited(
             ctx,
             [sys.executable, "-m", "training.engine.job", str(workdir / "spec.json")],
@@ -94,11 +169,14 @@ def run_training_job(ctx: JobContext) -> dict[str, Any]:
             timeout=float(training.max_runtime_seconds),
             memory_bytes=kind.memory_gb * 1024**3,
             env={"OMP_NUM_THREADS": str(kind.threads)},
+            on_message=watch.message,
+            on_tick=watch.tick,
         )
     result_path = workdir / "result.json"
     if status != 0 or not result_path.exists():
         raise JobFailed(_failure(status, messages, stderr_tail, kind.memory_gb))
     result = json.loads(result_path.read_text())
+    watch.finish(result)
     artifact = studio_services.job_artifact_store(
         job_id=ctx.job_id,
         name="model.tar.gz",
@@ -171,11 +249,15 @@ def run_training_script(ctx: JobContext) -> dict[str, Any]:
     root = ctx.workdir / "ml"
     capture = scripts.MetricCapture(list(training.metric_definitions or []))
 
+    watch = RuleWatch(ctx, training)
+
     def read_metrics(message: dict[str, Any]) -> None:
+        watch.message(message)
         text = message.get("message")
         if isinstance(text, str):
             for name, value, step in capture.feed(text):
                 ctx.metric(name, value, step)
+                watch.add(name, value, step)
 
     with ExitStack() as stack:
         channels = _channel_paths(ctx, training, stack)
@@ -202,6 +284,7 @@ def run_training_script(ctx: JobContext) -> dict[str, Any]:
         memory_bytes=kind.memory_gb * 1024**3,
         on_message=read_metrics,
         merge_stderr=True,
+        on_tick=watch.tick,
     )
     if status != 0:
         if memory_failure(status, tail):
@@ -209,6 +292,7 @@ def run_training_script(ctx: JobContext) -> dict[str, Any]:
                 f"The script ran out of memory (the instance type allows {kind.memory_gb} GiB)."
             )
         raise JobFailed(f"The script exited with status {status}. Its last output:\n{tail}")
+    watch.finish({})
     final = dict(capture.last)
     for name, value in sorted(final.items()):
         ctx.log(f"{name} = {value:.6g}")

@@ -18,7 +18,7 @@ from studio.choices import DatasetStatus, Queue
 from studio.errors import ConflictError, ServiceError
 from studio.models import Dataset, Project
 from studio.services import NAME_RE, job_submit
-from training.engine import TrainingError, algorithms, check_spec, get_algorithm
+from training.engine import TrainingError, algorithms, check_spec, debugger, get_algorithm
 from training.engine import script as scripts
 from training.models import Experiment, Run, RunMetric, RunStatus, TrainingJob
 
@@ -169,6 +169,7 @@ def training_job_create(
     entry_point: Any = None,
     metric_definitions: Any = None,
     experiment: Any = None,
+    debugger_rules: Any = None,
 ) -> TrainingJob:
     """Check everything a training job needs, then create it and queue its Job (on the gpu
     queue for a GPU instance type).
@@ -211,6 +212,10 @@ def training_job_create(
         except TrainingError as exc:
             raise _invalid(exc.message, exc.field or "hyperparameters") from None
         algo_name, supervised = algo.name, algo.supervised
+    try:
+        rules = debugger.check_rules(debugger_rules)
+    except debugger.RuleError as exc:
+        raise _invalid(exc.message, exc.field) from None
     datasets = _check_channels(project, channels, script=script is not None)
     target = "" if script is not None else _check_target(datasets, target, supervised)
     kind = INSTANCE_TYPES.get(str(instance_type or "cpu.small"))
@@ -250,6 +255,8 @@ def training_job_create(
         instance_type=kind.name,
         instance_count=count,
         max_runtime_seconds=runtime,
+        debugger_rules=rules,
+        rule_statuses=debugger.evaluate(rules, debugger.Values()),
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
     if script is not None:

@@ -18,6 +18,7 @@ from studio.navigation import current_project, enter_project
 from studio.selectors import membership_of
 from training import selectors
 from training.engine import algorithms
+from training.engine.debugger import DEFAULT_RULES, RULES
 from training.models import Run, RunMetric, TrainingJob
 from training.services import CHANNELS, INSTANCE_TYPES
 
@@ -114,6 +115,7 @@ def training_job_new(request: HttpRequest) -> HttpResponse:
             "hyperparameters": {k: v for k, v in source.hyperparameters.items() if v is not None},
             "instance_type": source.instance_type,
             "max_runtime_seconds": source.max_runtime_seconds,
+            "debugger_rules": source.debugger_rules,
         }
     config = {
         "project": project.pk,
@@ -124,6 +126,8 @@ def training_job_new(request: HttpRequest) -> HttpResponse:
         "channels": list(CHANNELS),
         "datasets": _datasets(project),
         "initial": initial,
+        "rules": [r.to_dict() for r in RULES.values()],
+        "defaultRules": list(DEFAULT_RULES),
     }
     return render(
         request,

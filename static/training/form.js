@@ -118,6 +118,43 @@
     });
   }
 
+  // One row per rule: watch it, and whether it stops the job; the defaults (or the
+  // cloned job's rules) ticked.
+  (function rules() {
+    var box = form.querySelector("[data-rules]");
+    var given = {};
+    (initial.debugger_rules || config.defaultRules.map(function (n) { return { name: n, action: "" }; }))
+      .forEach(function (r) { given[r.name] = r; });
+    config.rules.forEach(function (rule) {
+      var row = document.createElement("label");
+      row.className = "rule-pick";
+      row.title = rule.description;
+      var on = document.createElement("input");
+      on.type = "checkbox"; on.dataset.rule = rule.name; on.checked = !!given[rule.name];
+      var name = document.createElement("span");
+      name.className = "mono";
+      name.textContent = rule.name;
+      var stop = document.createElement("input");
+      stop.type = "checkbox"; stop.dataset.stop = rule.name;
+      stop.checked = !!(given[rule.name] && given[rule.name].action === "stop");
+      var stopLabel = document.createElement("span");
+      stopLabel.className = "muted small";
+      stopLabel.textContent = "stop";
+      row.append(on, name, stop, stopLabel);
+      box.appendChild(row);
+    });
+  })();
+
+  function chosenRules() {
+    var out = [];
+    form.querySelectorAll("[data-rule]").forEach(function (box) {
+      if (!box.checked) return;
+      var stop = form.querySelector('[data-stop="' + CSS.escape(box.dataset.rule) + '"]');
+      out.push({ name: box.dataset.rule, action: stop.checked ? "stop" : "" });
+    });
+    return out;
+  }
+
   function onAlgorithm() {
     var algo = current();
     var script = algo.name === "script";
@@ -172,6 +209,7 @@
       channels: channels,
       hyperparameters: hps,
       instance_type: instance.value,
+      debugger_rules: chosenRules(),
     };
     if ($("#tj-target").value) out.target = $("#tj-target").value;
     if (current().supervised && $("#tj-problem").value !== "auto") out.problem_type = $("#tj-problem").value;

@@ -66,11 +66,23 @@
     });
   }
 
+  function showRules(statuses) {
+    (statuses || []).forEach(function (rule) {
+      var chip = root.querySelector('[data-rule="' + CSS.escape(rule.name) + '"]');
+      if (!chip) return;
+      chip.className = "rule-chip rule-" + rule.status.toLowerCase();
+      chip.querySelector("[data-rule-status]").textContent = rule.status;
+      chip.querySelector("[data-rule-message]").textContent = rule.message || "";
+    });
+  }
+
   function refresh() {
     Promise.all([
       fetch(root.dataset.metricsApi, { credentials: "same-origin" }).then(function (r) { return r.json(); }),
       fetch(root.dataset.api, { credentials: "same-origin" }).then(function (r) { return r.json(); }),
+      fetch(root.dataset.trainingApi, { credentials: "same-origin" }).then(function (r) { return r.json(); }),
     ]).then(function (res) {
+      showRules(res[2].rule_statuses);
       var points = res[0];
       series = {};
       Object.keys(points).forEach(function (name) {

@@ -63,6 +63,7 @@ def run_limited(
     memory_bytes: int | None = None,
     on_message: Callable[[dict[str, Any]], None] | None = None,
     merge_stderr: bool = False,
+    on_tick: Callable[[], None] | None = None,
 ) -> tuple[int, list[dict[str, Any]], str]:
     """Run ``argv`` under the job's limits, relaying its JSON lines into the job.
 
@@ -117,6 +118,8 @@ def run_limited(
                         _record(ctx, point)
                     if on_message is not None:
                         on_message(message)
+                if on_tick is not None:
+                    on_tick()  # at least every half second
                 if time.monotonic() > deadline:
                     ctx.request_cancel(
                         f"The run went past its time limit ({timeout:g} s).", failed=True

@@ -284,6 +284,7 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
         final.update({f"{name}:{metric}": value for metric, value in scores.items()})
     names = feature_names(features)
     importance = _importance(estimator, names)
+    class_counts = np.bincount(codes["train"], minlength=len(classes)).tolist() if classes else []
     metadata = {
         "format": FORMAT,
         "algorithm": algo.name,
@@ -308,6 +309,8 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
         "final_metrics": final,
         "classes": classes or None,
         "feature_importance": importance,
+        "class_counts": class_counts,
+        "tree_depths": _tree_depths(estimator),
         "rows": {name: len(x) for name, x in inputs.items()},
         "features": int(train_t.shape[1]),
         "artifact": str(artifact),
@@ -361,6 +364,20 @@ def _score(
         if values.notna().all() and set(values.unique()) <= {0, 1}:
             truth = values.to_numpy(dtype="int64")
     return metrics.anomaly(scores, flagged, truth)
+
+
+def _tree_depths(estimator: Any) -> list[int]:
+    """The depth of each tree of a tree ensemble (XGBoost, forests); empty otherwise."""
+    if hasattr(estimator, "get_booster"):
+        depths = []
+        for tree in estimator.get_booster().get_dump():
+            lines = [line for line in tree.splitlines() if line.strip()]
+            depths.append(max((len(line) - len(line.lstrip("\t")) for line in lines), default=0))
+        return depths
+    trees = getattr(estimator, "estimators_", None)
+    if trees is not None and all(hasattr(t, "tree_") for t in trees):
+        return [int(t.tree_.max_depth) for t in trees]
+    return []
 
 
 def _importance(estimator: Any, names: list[str], top: int = 50) -> dict[str, float]:
