@@ -75,6 +75,7 @@ class JobContext:
 
     # --- reporting ---------------------------------------------------------------------
     def log(self, message: str, level: str = LogLevel.INFO) -> None:
+        message = message.replace("\x00", "\ufffd")  # PostgreSQL's text holds no NUL
         logger.log(
             logging.ERROR if level == LogLevel.ERROR else logging.INFO,
             "job %s: %s",

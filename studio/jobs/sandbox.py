@@ -108,7 +108,7 @@ def run_limited(
                 if raw:
                     message = parse_line(raw)
                     messages.append(message)
-                    recent.append(raw.decode(errors="replace").rstrip())
+                    recent.append(_text(raw).rstrip())
                     if "message" in message:
                         ctx.log(str(message["message"]))
                     if "progress" in message:
@@ -132,12 +132,18 @@ def run_limited(
     if merge_stderr:
         tail = "\n".join(recent)[-2000:]
     else:
-        tail = stderr_path.read_text(errors="replace")[-2000:]
+        tail = _text(stderr_path.read_bytes()[-8000:])[-2000:]
     return status, list(messages), tail
 
 
+def _text(raw: bytes) -> str:
+    """A line of a child's output as text a database stores: undecodable bytes and NUL
+    characters (which PostgreSQL's text refuses) become U+FFFD."""
+    return raw.decode(errors="replace").replace("\x00", "\ufffd")
+
+
 def parse_line(raw: bytes) -> dict[str, Any]:
-    text = raw.decode(errors="replace").strip()
+    text = _text(raw).strip()
     try:
         value = json.loads(text)
     except ValueError:
