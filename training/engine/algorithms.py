@@ -609,3 +609,51 @@ register(
         build=_text,
     )
 )
+
+
+# --------------------------------------------------------------------------- factorization machines
+
+
+def _fm(ctx: FitContext) -> Any:
+    from training.engine.fm import FactorizationMachine
+
+    hp = ctx.hp
+    return FactorizationMachine(
+        task="regression" if ctx.problem == "regression" else "binary",
+        num_factors=hp["num_factors"],
+        epochs=hp["epochs"],
+        mini_batch_size=hp["mini_batch_size"],
+        learning_rate=hp["learning_rate"],
+        linear_wd=hp["linear_wd"],
+        factors_wd=hp["factors_wd"],
+        factors_init_sigma=hp["factors_init_sigma"],
+        random_state=ctx.seed,
+    )
+
+
+def _fm_fit(model: Any, x: Any, y: Any, ctx: FitContext) -> None:
+    name = "train:rmse" if ctx.problem == "regression" else "train:logloss"
+    model.fit(x, y, on_epoch=lambda epoch, loss: ctx.on_iteration(epoch, {name: loss}))
+
+
+register(
+    Algorithm(
+        name="factorization-machines",
+        title="Factorization machines",
+        problems=("binary_classification", "regression"),
+        encoding="sparse",
+        description="A recommender: ratings or clicks from sparse pairs such as user × item "
+        "(each category one-hot), with a latent factor per value and their interactions.",
+        hyperparameters=(
+            HP("num_factors", "int", 16, "Latent factors per value.", minimum=1, maximum=1024),
+            HP("epochs", "int", 20, "Passes over the data.", minimum=1, maximum=10_000),
+            HP("mini_batch_size", "int", 1024, "Rows per step.", minimum=1),
+            HP("learning_rate", "float", 0.01, "Adam's step size.", above=0, maximum=10),
+            HP("linear_wd", "float", 1e-4, "L2 penalty of the linear weights.", minimum=0),
+            HP("factors_wd", "float", 1e-4, "L2 penalty of the factors.", minimum=0),
+            HP("factors_init_sigma", "float", 0.01, "Spread of the factors at start.", above=0),
+        ),
+        build=_fm,
+        fit=_fm_fit,
+    )
+)

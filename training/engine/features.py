@@ -70,7 +70,7 @@ def input_schema(df: pd.DataFrame, *, text_column: str | None = None) -> list[In
 
 #: The number type each encoding hands its model: trees split on float32 values (XGBoost
 #: and scikit-learn's trees convert to it themselves), the others compute in float64.
-NUMBER_TYPES = {"ordinal": "float32", "scaled": "float64", "text": "float64"}
+NUMBER_TYPES = {"ordinal": "float32", "scaled": "float64", "text": "float64", "sparse": "float64"}
 
 
 def prepare(df: pd.DataFrame, schema: list[InputColumn], dtype: str = "float64") -> pd.DataFrame:
@@ -155,11 +155,31 @@ def preprocessor(schema: list[InputColumn], encoding: str) -> ColumnTransformer:
                 ]
             )
             parts.append(("categories", onehot, categorical))
+    elif encoding == "sparse":
+        # Every value of every category its own column (users, items…), kept sparse.
+        if numeric:
+            numbers = Pipeline(
+                [("fill", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
+            )
+            parts.append(("numbers", numbers, numeric))
+        if categorical:
+            onehot = Pipeline(
+                [
+                    ("fill", SimpleImputer(strategy="constant", fill_value="(missing)")),
+                    ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=True)),
+                ]
+            )
+            parts.append(("categories", onehot, categorical))
     else:
         raise ValueError(f"Unknown encoding {encoding!r}.")
     if not parts:
         raise ValueError("There is no input column to learn from.")
-    return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+    return ColumnTransformer(
+        parts,
+        remainder="drop",
+        verbose_feature_names_out=False,
+        sparse_threshold=1.0 if encoding == "sparse" else 0.0,
+    )
 
 
 def text_features(column: str, *, ngrams: int, min_count: int, max_features: int) -> Any:

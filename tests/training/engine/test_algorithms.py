@@ -77,6 +77,7 @@ def test_registry_lists_every_built_in_algorithm() -> None:
         "pca",
         "isolation-forest",
         "text-classifier",
+        "factorization-machines",
     }
     assert get_algorithm("nope") is None
     described = get_algorithm("kmeans").to_dict()  # type: ignore[union-attr]
