@@ -211,7 +211,8 @@ def training_job_create(
             checked = check_spec(algo.name, hyperparameters, str(problem))
         except TrainingError as exc:
             raise _invalid(exc.message, exc.field or "hyperparameters") from None
-        algo_name, supervised = algo.name, algo.supervised
+        algo_name = algo.name
+        supervised = algo.supervised or algo.problems[0] == "forecasting"
     try:
         rules = debugger.check_rules(debugger_rules)
     except debugger.RuleError as exc:

@@ -307,3 +307,45 @@ def test_xgboost_on_two_instances_trains_on_dask_as_one_would(
     assert results[2].job.logs.filter(message="Training on 2 Dask workers.").exists()
     points = JobMetric.objects.filter(job=results[2].job, name="validation:logloss")
     assert points.count() == 30
+
+
+def test_a_forecasting_job_forecasts_the_validation_weeks(
+    api, member, owner, project, upload, on_commit
+):
+    days = pd.date_range("2024-01-01", periods=120, freq="D")
+    rows = [
+        {
+            "store": s,
+            "day": d.strftime("%Y-%m-%d"),
+            "sales": 10 + 4 * s + (d.day_of_week in (5, 6)) * 3,
+        }
+        for s in range(3)
+        for d in days
+    ]
+    frame = pd.DataFrame(rows)
+    cut = frame["day"] < "2024-04-01"
+    ids = {
+        "train": upload(owner, project, "sales-train.csv", csv_of(frame[cut])).json()["id"],
+        "validation": upload(owner, project, "sales-next.csv", csv_of(frame[~cut])).json()["id"],
+    }
+    with on_commit(execute=True):
+        created = submit(
+            api,
+            member,
+            project,
+            name="sales",
+            algorithm="forecasting",
+            channels=ids,
+            target="sales",
+            hyperparameters={
+                "time_column": "day",
+                "series_column": "store",
+                "prediction_length": 7,
+            },
+        ).json()
+    training = TrainingJob.objects.get(pk=created["id"])
+    assert training.job.status == "Completed", training.job.failure_reason
+    assert training.result["problem_type"] == "forecasting"
+    assert training.final_metrics["validation:mae"] < 0.5  # a clean weekly pattern
+    missing = submit(api, member, project, name="x", algorithm="forecasting", channels=ids)
+    assert missing.status_code == 400 and missing.json()["error"]["field"] == "target"

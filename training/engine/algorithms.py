@@ -19,7 +19,13 @@ from training.engine.hyperparams import HP
 
 CLASSIFICATION = ("binary_classification", "multiclass_classification")
 SUPERVISED = (*CLASSIFICATION, "regression")
-PROBLEM_TYPES = (*SUPERVISED, "clustering", "dimensionality_reduction", "anomaly_detection")
+PROBLEM_TYPES = (
+    *SUPERVISED,
+    "clustering",
+    "dimensionality_reduction",
+    "anomaly_detection",
+    "forecasting",
+)
 
 OnIteration = Callable[[int, dict[str, float]], None]
 
@@ -655,5 +661,50 @@ register(
         ),
         build=_fm,
         fit=_fm_fit,
+    )
+)
+
+
+# --------------------------------------------------------------------------- forecasting
+
+
+def _forecaster(ctx: FitContext) -> Any:
+    from training.engine.forecast import LagForecaster
+
+    hp = ctx.hp
+    return LagForecaster(
+        time_column=hp["time_column"] or "",
+        series_column=hp["series_column"] or "",
+        context_length=hp["context_length"],
+        prediction_length=hp["prediction_length"],
+        num_round=hp["num_round"],
+        eta=hp["eta"],
+        max_depth=hp["max_depth"],
+        threads=ctx.threads,
+        seed=ctx.seed,
+    )
+
+
+register(
+    Algorithm(
+        name="forecasting",
+        title="Forecasting",
+        problems=("forecasting",),
+        encoding="series",
+        description="Forecasts many time series with one gradient-boosted model on each "
+        "series' recent values, the calendar and the series' name; several steps ahead, "
+        "one at a time.",
+        hyperparameters=(
+            HP("time_column", "string", None, "The column of times (required)."),
+            HP("series_column", "string", None, "The column naming each series (unset: one)."),
+            HP("prediction_length", "int", 7, "Steps forecast ahead.", minimum=1, maximum=10_000),
+            HP(
+                "context_length", "int", 14, "Past values each step reads.", minimum=1, maximum=1000
+            ),
+            HP("num_round", "int", 200, "Boosting rounds.", minimum=1, maximum=100_000),
+            HP("eta", "float", 0.1, "Learning rate.", above=0, maximum=1),
+            HP("max_depth", "int", 6, "Maximum depth of a tree.", minimum=1, maximum=64),
+        ),
+        build=_forecaster,
     )
 )

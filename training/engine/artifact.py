@@ -85,10 +85,15 @@ class TrainedModel:
         - regression: ``prediction``;
         - clustering: ``cluster`` and ``distance`` (to its centre);
         - dimensionality reduction: ``component_1`` …;
-        - anomaly detection: ``score`` (higher is more anomalous) and ``is_anomaly``.
+        - anomaly detection: ``score`` (higher is more anomalous) and ``is_anomaly``;
+        - forecasting: from each series' history, its next values: ``series``, ``time``,
+          ``forecast``.
         """
-        x = self.inputs(df)
         problem = self.problem
+        if problem == "forecasting":
+            forecast: pd.DataFrame = self.estimator.forecast(df)
+            return forecast
+        x = self.inputs(df)
         if problem in ("binary_classification", "multiclass_classification"):
             proba = self.pipeline.predict_proba(x)
             out = pd.DataFrame(

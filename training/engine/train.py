@@ -149,6 +149,8 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
     say({"progress": 0.05})
 
     target = spec.get("target") or None
+    if algo.encoding == "series":
+        return _train_forecaster(algo.name, hp, frames, spec, say, started)
     if algo.supervised and not target:
         raise TrainingError(f"{algo.name} learns to predict a target; name its column.", "target")
     for name, frame in frames.items():
@@ -313,6 +315,106 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
         "tree_depths": _tree_depths(estimator),
         "rows": {name: len(x) for name, x in inputs.items()},
         "features": int(train_t.shape[1]),
+        "artifact": str(artifact),
+        "fit_seconds": round(fit_seconds, 3),
+        "training_seconds": round(time.perf_counter() - started, 3),
+        "hyperparameters": hp,
+    }
+
+
+def _train_forecaster(
+    name: str,
+    hp: dict[str, Any],
+    frames: dict[str, pd.DataFrame],
+    spec: dict[str, Any],
+    say: Emit,
+    started: float,
+) -> dict[str, Any]:
+    """The forecasting algorithm: fitted on the train channel's series; its validation and
+    test channels are their continuations, compared with the forecast made from train."""
+    from training.engine.algorithms import FitContext, get_algorithm
+    from training.engine.forecast import LagForecaster
+
+    target = spec.get("target") or None
+    if not target:
+        raise TrainingError("Forecasting needs a target: the values to forecast.", "target")
+    if not hp.get("time_column"):
+        raise TrainingError(
+            "Name the time column in hyperparameters.time_column.", "hyperparameters.time_column"
+        )
+    algo = get_algorithm(name)
+    assert algo is not None
+    ctx = FitContext(
+        hp=hp,
+        problem="forecasting",
+        threads=max(1, int(spec.get("threads") or 1)),
+        seed=int(spec.get("seed") or 0),
+    )
+    model: LagForecaster = algo.build(ctx)
+    model.set_params(target=target)
+
+    def on_round(step: int, values: dict[str, float]) -> None:
+        for key, value in values.items():
+            say({"metric": {"name": key, "value": value, "step": step}})
+
+    fit_started = time.perf_counter()
+    try:
+        model.fit(frames["train"], on_round=on_round)
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from None
+    fit_seconds = time.perf_counter() - fit_started
+    shape = f"{len(model.series_)} series, a step of {model.step_}"
+    say({"message": f"{shape}; fitted in {fit_seconds:.1f} s."})
+    predicted, actual = model.one_step(frames["train"])
+    final = {f"train:{k}": v for k, v in metrics.regression(actual, predicted).items()}
+    for channel in ("validation", "test"):
+        if channel not in frames:
+            continue
+        try:
+            ahead = model.forecast(frames["train"])
+            truth = model._tidy(frames[channel]).rename(columns={"_series": "series"})
+        except ValueError as exc:
+            raise TrainingError(f"The {channel} channel: {exc}", "channels") from None
+        matched = ahead.merge(truth, on=["series", "time"], how="inner")
+        if len(matched):
+            scores = metrics.regression(matched["y"].to_numpy(), matched["forecast"].to_numpy())
+            final.update({f"{channel}:{k}": v for k, v in scores.items()})
+    schema = [
+        {"name": c, "kind": k, "dtype": str(frames["train"][c].dtype)}
+        for c, k in (
+            (hp["time_column"], "datetime"),
+            (hp.get("series_column"), "categorical"),
+            (target, "numeric"),
+        )
+        if c
+    ]
+    metadata = {
+        "format": FORMAT,
+        "algorithm": name,
+        "problem_type": "forecasting",
+        "framework": framework_versions(),
+        "input_schema": schema,
+        "target": target,
+        "classes": None,
+        "series": model.series_,
+        "step_seconds": model.step_.total_seconds(),
+        "hyperparameters": hp,
+        "metrics": final,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    output = Path(spec["output_dir"])
+    output.mkdir(parents=True, exist_ok=True)
+    artifact = save(TrainedModel(Pipeline([("model", model)]), metadata), output / "model.tar.gz")
+    say({"progress": 1.0})
+    return {
+        "problem_type": "forecasting",
+        "final_metrics": final,
+        "classes": None,
+        "feature_importance": {},
+        "class_counts": [],
+        "tree_depths": [],
+        "rows": {n: len(f) for n, f in frames.items()},
+        "features": model.context_length + 6,
         "artifact": str(artifact),
         "fit_seconds": round(fit_seconds, 3),
         "training_seconds": round(time.perf_counter() - started, 3),

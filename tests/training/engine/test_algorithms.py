@@ -78,6 +78,7 @@ def test_registry_lists_every_built_in_algorithm() -> None:
         "isolation-forest",
         "text-classifier",
         "factorization-machines",
+        "forecasting",
     }
     assert get_algorithm("nope") is None
     described = get_algorithm("kmeans").to_dict()  # type: ignore[union-attr]
