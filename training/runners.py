@@ -189,6 +189,7 @@ def run_training_job(ctx: JobContext) -> dict[str, Any]:
     kept = {k: result.get(k) for k in ("problem_type", "classes", "rows", "features")}
     kept.update(
         {
+            "curves": result.get("curves") or {},
             "feature_importance": result.get("feature_importance") or {},
             "fit_seconds": result.get("fit_seconds"),
             "training_seconds": result.get("training_seconds"),

@@ -18,6 +18,7 @@ urlpatterns = [
     path("experiments/", views.experiment_list, name="experiment-list"),
     path("experiments/compare/", views.experiment_compare, name="experiment-compare"),
     path("experiments/<int:pk>/", views.experiment_detail, name="experiment-detail"),
+    path("experiments/runs/<int:pk>/", views.run_detail, name="run-detail"),
     path("api/v1/", include(router.urls)),
 ]
 # MLflow's tracking API, for a project named in the tracking URI or the user's one project.

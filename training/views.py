@@ -238,6 +238,7 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "experiment": experiment,
             "runs": runs,
             "compare_url": reverse("experiment-compare"),
+            "run_url": reverse("run-detail", args=[0]).replace("/0/", "/{id}/"),
             "job_url": reverse("training-job-detail", args=[0]).replace("/0/", "/{id}/"),
         },
     )
@@ -278,5 +279,34 @@ def experiment_compare(request: HttpRequest) -> HttpResponse:
             "series": series,
             "keys": keys,
             "too_few": len(runs) < 2,
+        },
+    )
+
+
+@login_required
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A run: its parameters and metrics, its curves per step, and for a classifier trained
+    by a job, the confusion matrix, ROC and precision-recall curves, feature importances."""
+    run = selectors.access_run(request.user, pk)
+    enter_project(request, run.project_id)
+    series: dict[str, list[list[float]]] = {}
+    for key in sorted(run.metrics):
+        rows = selectors.metric_history(run, key, max_points=COMPARE_POINTS)
+        if len(rows) > 1:
+            series[key] = [[s, v] for s, v, _ in rows]
+    result = run.training_job.result if run.training_job else {}
+    return render(
+        request,
+        "training/run_detail.html",
+        {
+            "section": EXPERIMENTS,
+            "run": run,
+            "params": sorted(run.params.items()),
+            "metrics": sorted((k, m["value"], m["step"]) for k, m in run.metrics.items()),
+            "charts": {
+                "series": series,
+                "curves": (result or {}).get("curves") or {},
+                "importance": (result or {}).get("feature_importance") or {},
+            },
         },
     )

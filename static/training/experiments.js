@@ -101,9 +101,9 @@
       cols.forEach(function (c) {
         var td = document.createElement("td");
         td.className = (c.num ? "num " : "") + (c.id === "name" || c.id === "start" ? "nowrap" : "");
-        if (c.id === "name" && r.training_job) {
+        if (c.id === "name") {
           var a = document.createElement("a");
-          a.href = box.dataset.jobUrl.replace("{id}", r.training_job);
+          a.href = box.dataset.runUrl.replace("{id}", r.id);
           a.textContent = r.name;
           a.className = "row-title";
           td.appendChild(a);

@@ -69,3 +69,40 @@ def test_a_stranger_cannot_compare_our_runs(client, outsider, runs):
         client.get(reverse("experiment-detail", args=[Experiment.objects.get().pk])).status_code
         == 404
     )
+
+
+def test_a_runs_page_has_its_curves(client, owner, runs):
+    _, made = runs
+    client.force_login(owner)
+    html = client.get(reverse("run-detail", args=[made[0].pk])).content.decode()
+    charts = page_json(html, "run-charts")
+    assert set(charts["series"]) == {"loss"} and len(charts["series"]["loss"]) <= 502
+    assert charts["curves"] == {} and "lr" in html
+
+
+def test_a_classifier_runs_page_has_its_confusion_matrix_and_curves(
+    client, owner, project, upload, on_commit
+):
+    rows = "\n".join(f"{i},{(i * 7) % 11},{'ab'[(i * 7) % 11 > 5]}" for i in range(300))
+    dataset = upload(owner, project, "d.csv", f"id,x,label\n{rows}\n".encode()).json()["id"]
+    with on_commit(execute=True):
+        training = services.training_job_create(
+            project=project,
+            user=owner,
+            name="labels",
+            algorithm="xgboost",
+            channels={"train": dataset, "validation": dataset},
+            target="label",
+            hyperparameters={"num_round": 5},
+        )
+    client.force_login(owner)
+    run = training.run
+    charts = page_json(
+        client.get(reverse("run-detail", args=[run.pk])).content.decode(), "run-charts"
+    )
+    curves = charts["curves"]
+    assert curves["channel"] == "validation" and curves["classes"] == ["a", "b"]
+    assert sum(map(sum, curves["confusion"])) == 300
+    assert curves["roc"][0] == [0.0, 0.0] and curves["roc"][-1] == [1.0, 1.0]
+    assert curves["pr"] and charts["importance"]
+    assert set(charts["series"]) >= {"train:logloss", "validation:logloss"}

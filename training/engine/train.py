@@ -286,6 +286,10 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
         final.update({f"{name}:{metric}": value for metric, value in scores.items()})
     names = feature_names(features)
     importance = _importance(estimator, names)
+    curves: dict[str, Any] = {}
+    if problem in CLASSIFICATION:
+        shown = "validation" if "validation" in transformed else "train"
+        curves = _curves(estimator, transformed[shown], codes[shown], classes, shown)
     class_counts = np.bincount(codes["train"], minlength=len(classes)).tolist() if classes else []
     metadata = {
         "format": FORMAT,
@@ -313,6 +317,7 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
         "feature_importance": importance,
         "class_counts": class_counts,
         "tree_depths": _tree_depths(estimator),
+        "curves": curves,
         "rows": {name: len(x) for name, x in inputs.items()},
         "features": int(train_t.shape[1]),
         "artifact": str(artifact),
@@ -466,6 +471,36 @@ def _score(
         if values.notna().all() and set(values.unique()) <= {0, 1}:
             truth = values.to_numpy(dtype="int64")
     return metrics.anomaly(scores, flagged, truth)
+
+
+def _thin(xs: Any, ys: Any, limit: int = 200) -> list[list[float]]:
+    """At most ``limit`` points of a curve, its ends kept."""
+    index = np.unique(np.linspace(0, len(xs) - 1, min(limit, len(xs))).round().astype(int))
+    return [[round(float(xs[i]), 6), round(float(ys[i]), 6)] for i in index]
+
+
+def _curves(
+    model: Any, x: Any, codes: np.ndarray, classes: list[Any], channel: str
+) -> dict[str, Any]:
+    """A classifier's confusion matrix on ``channel``; for two classes, also its ROC and
+    precision-recall curves (of the second class), thinned to 200 points."""
+    from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
+
+    if not len(codes):
+        return {}
+    proba = model.predict_proba(x)
+    labels = list(range(len(classes)))
+    out: dict[str, Any] = {
+        "channel": channel,
+        "classes": [str(c) for c in classes],
+        "confusion": confusion_matrix(codes, proba.argmax(axis=1), labels=labels).tolist(),
+    }
+    if len(classes) == 2 and len(np.unique(codes)) == 2:
+        fpr, tpr, _ = roc_curve(codes, proba[:, 1])
+        precision, recall, _ = precision_recall_curve(codes, proba[:, 1])
+        out["roc"] = _thin(fpr, tpr)
+        out["pr"] = _thin(recall, precision)
+    return out
 
 
 def _tree_depths(estimator: Any) -> list[int]:
