@@ -192,6 +192,20 @@ class TrainingJobViewSet(viewsets.GenericViewSet):
         response["X-Content-Type-Options"] = "nosniff"
         return response
 
+    @extend_schema(responses=dict)
+    @action(detail=True, methods=["get"])
+    def debugger(self, request: Request, pk: str) -> Response:
+        """The debugger rules as they stand (``name, params, action, status, message``), each
+        with ``figure``: the chart of the values it read (``kind`` "lines" or "bars",
+        ``traces`` of ``{name, x, y}``, ``threshold``), and a ``note`` on what it shows."""
+        training = selectors.access_training_job(request.user, pk)
+        return Response(
+            {
+                "status": training.job.status,
+                "rules": selectors.training_job_rules(training),
+            }
+        )
+
 
 class AlgorithmViewSet(viewsets.ViewSet):
     """The built-in algorithms: problem types and hyperparameters with types, ranges and

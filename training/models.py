@@ -36,6 +36,9 @@ class TrainingJob(models.Model):
     # ([{…, "status", "message"}]).
     debugger_rules = models.JSONField(default=list, blank=True)
     rule_statuses = models.JSONField(default=list, blank=True)
+    # What the rules read besides the metric series (debugger.Values.summary): tensors'
+    # statistics, class counts, tree depths, importances as training went.
+    debug_values = models.JSONField(default=dict, blank=True)
     final_metrics = models.JSONField(default=dict, blank=True)
     # problem type, classes, rows per channel, feature importance, timings.
     result = models.JSONField(default=dict, blank=True)

@@ -32,9 +32,12 @@ from training.services import (
 
 class RuleWatch:
     """The job's debugger rules, fed with its values as they come and checked at most four
-    times a second; a rule with the action ``stop`` that finds issues stops the job."""
+    times a second; a rule with the action ``stop`` that finds issues stops the job. What
+    the rules read besides the metric series (tensors, class counts, importances) is saved
+    on the training job every few seconds, for the plots behind the rules."""
 
     INTERVAL = 0.25
+    SAVE_INTERVAL = 2.0
 
     def __init__(self, ctx: JobContext, training: TrainingJob) -> None:
         self.ctx = ctx
@@ -44,6 +47,8 @@ class RuleWatch:
         self.statuses: list[dict[str, Any]] = list(training.rule_statuses or [])
         self.last_check = 0.0
         self.last_value = time.monotonic()
+        self.last_save = 0.0
+        self.unsaved = False
 
     def add(self, name: str, value: float, step: int) -> None:
         self.values.add(name, step, value)
@@ -58,26 +63,52 @@ class RuleWatch:
             except (KeyError, TypeError, ValueError):
                 pass
         found = message.get("debug")
-        if isinstance(found, dict) and isinstance(found.get("tensor"), dict):
-            try:
+        if not isinstance(found, dict):
+            return
+        try:
+            if isinstance(found.get("tensor"), dict):
                 stats = {k: float(v) for k, v in found["tensor"].items()}
                 self.values.add_tensor(str(found["name"]), int(found.get("step", 0)), stats)
-            except (KeyError, TypeError, ValueError):
+            elif isinstance(found.get("importance"), dict):
+                shares = {str(k): float(v) for k, v in found["importance"]["shares"].items()}
+                self.values.add_importance(int(found["importance"]["step"]), shares)
+            elif isinstance(found.get("class_counts"), list):
+                self.values.class_counts = [int(c) for c in found["class_counts"]]
+            elif isinstance(found.get("tree_depths"), list):
+                self.values.tree_depths.extend(int(d) for d in found["tree_depths"])
+            else:
                 return
-            self.last_value = time.monotonic()
-            self.check()
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return
+        self.last_value = time.monotonic()
+        self.unsaved = True
+        self.check()
 
     def tick(self) -> None:
         self.values.seconds_since_last_value = time.monotonic() - self.last_value
         self.check()
+        if self.unsaved and time.monotonic() - self.last_save >= self.SAVE_INTERVAL:
+            self.save()
 
     def finish(self, result: dict[str, Any]) -> None:
         self.values.finished = True
         self.values.seconds_since_last_value = 0.0
-        self.values.class_counts = list(result.get("class_counts") or [])
+        if result.get("class_counts"):
+            self.values.class_counts = list(result["class_counts"])
         self.values.tree_depths = list(result.get("tree_depths") or [])
-        self.values.feature_importance = dict(result.get("feature_importance") or {})
+        if result.get("feature_importance"):
+            self.values.feature_importance = dict(result["feature_importance"])
         self.check(force=True)
+        self.unsaved = True
+
+    def save(self) -> None:
+        """Store the summary of the values (called as the job runs and once it ends, however
+        it ends)."""
+        if not self.unsaved:
+            return
+        self.unsaved = False
+        self.last_save = time.monotonic()
+        TrainingJob.objects.filter(pk=self.training.pk).update(debug_values=self.values.summary())
 
     def check(self, *, force: bool = False) -> None:
         if not self.rules or (not force and time.monotonic() - self.last_check < self.INTERVAL):
@@ -127,21 +158,9 @@ def run_training_job(ctx: JobContext) -> dict[str, Any]:
         raise JobFailed("The training job no longer exists.")
     training_run_started(training)
     kind = INSTANCE_TYPES[training.instance_type]
-    datasets = {
-        d.pk: d
-        for d in Dataset.objects.filter(
-            project_id=ctx.project_id, pk__in=training.channels.values()
-        )
-    }
     workdir = ctx.workdir
     with ExitStack() as stack:
-        paths = {}
-        for name, dataset_id in training.channels.items():
-            dataset = datasets.get(dataset_id)
-            if dataset is None or dataset.status != DatasetStatus.READY:
-                raise JobFailed(f"The {name} channel's dataset {dataset_id} is gone or not Ready.")
-            paths[name] = str(stack.enter_context(storage.open_local(dataset.data_key)))
-            ctx.log(f"{name}: {dataset.name} v{dataset.version} ({dataset.num_rows:,} rows).")
+        paths = {k: str(v) for k, v in _channel_paths(ctx, training, stack).items()}
         spec = {
             "algorithm": training.algorithm,
             "hyperparameters": training.hyperparameters,
@@ -162,6 +181,7 @@ def run_training_job(ctx: JobContext) -> dict[str, Any]:
             f"{kind.memory_gb} GiB)."
         )
         watch = RuleWatch(ctx, training)
+        stack.callback(watch.save)
         status, messages, stderr_tail = run_limited(
             ctx,
             [sys.executable, "-m", "training.engine.job", str(workdir / "spec.json")],
@@ -177,6 +197,7 @@ def run_training_job(ctx: JobContext) -> dict[str, Any]:
         raise JobFailed(_failure(status, messages, stderr_tail, kind.memory_gb))
     result = json.loads(result_path.read_text())
     watch.finish(result)
+    watch.save()
     artifact = studio_services.job_artifact_store(
         job_id=ctx.job_id,
         name="model.tar.gz",
@@ -276,17 +297,20 @@ def run_training_script(ctx: JobContext) -> dict[str, Any]:
         )
     where = f"{kind.name} ({kind.threads} CPUs, {kind.memory_gb} GiB)"
     ctx.log(f"Running {training.entry_point} on {where}.")
-    status, _, tail = run_limited(
-        ctx,
-        argv,
-        workdir=root,
-        timeout=float(training.max_runtime_seconds),
-        env=env,
-        memory_bytes=kind.memory_gb * 1024**3,
-        on_message=read_metrics,
-        merge_stderr=True,
-        on_tick=watch.tick,
-    )
+    try:
+        status, _, tail = run_limited(
+            ctx,
+            argv,
+            workdir=root,
+            timeout=float(training.max_runtime_seconds),
+            env=env,
+            memory_bytes=kind.memory_gb * 1024**3,
+            on_message=read_metrics,
+            merge_stderr=True,
+            on_tick=watch.tick,
+        )
+    finally:
+        watch.save()
     if status != 0:
         if memory_failure(status, tail):
             raise JobFailed(
@@ -294,6 +318,7 @@ def run_training_script(ctx: JobContext) -> dict[str, Any]:
             )
         raise JobFailed(f"The script exited with status {status}. Its last output:\n{tail}")
     watch.finish({})
+    watch.save()
     final = dict(capture.last)
     for name, value in sorted(final.items()):
         ctx.log(f"{name} = {value:.6g}")

@@ -7,7 +7,14 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 
-from studio.selectors import access_project, check_role, membership_of, readable_project_ids
+from studio.selectors import (
+    access_project,
+    check_role,
+    job_metric_series,
+    membership_of,
+    readable_project_ids,
+)
+from training.engine.rule_figures import rule_figures
 from training.models import Experiment, Run, RunMetric, TrainingJob
 
 
@@ -34,6 +41,18 @@ def training_job_list(
     if status:
         qs = qs.filter(job__status=status)
     return qs.select_related("job", "project", "created_by")
+
+
+def training_job_rules(
+    training: TrainingJob, series: dict[str, list[tuple[int, float]]] | None = None
+) -> list[dict[str, Any]]:
+    """The job's debugger rules as they stand, each with the plot of what it read."""
+    if series is None:
+        series = job_metric_series(training.job)
+    classes = (training.result or {}).get("classes") or []
+    return rule_figures(
+        list(training.rule_statuses or []), series, training.debug_values or {}, classes
+    )
 
 
 def access_experiment(user: Any, pk: Any, *, write: bool = False) -> Experiment:

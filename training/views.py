@@ -18,7 +18,7 @@ from studio.navigation import current_project, enter_project
 from studio.selectors import membership_of
 from training import selectors
 from training.engine import algorithms
-from training.engine.debugger import DEFAULT_RULES, RULES
+from training.engine.debugger import DEFAULT_RULES, ISSUES, RULES
 from training.models import Run, RunMetric, TrainingJob
 from training.services import CHANNELS, INSTANCE_TYPES
 
@@ -160,6 +160,7 @@ def training_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     channels_seen = [c for c in CHANNELS if any(c in v for v in by_channel.values())]
     logs = list(job.logs.order_by("-id")[:500])[::-1]
     importance = (training.result or {}).get("feature_importance") or {}
+    rules = selectors.training_job_rules(training, series)
     context = {
         "section": SECTION,
         "training": training,
@@ -176,6 +177,8 @@ def training_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "problem_words": str((training.result or {}).get("problem_type") or "").replace("_", " "),
         "series": {n: [[s, v] for s, v in p] for n, p in series.items()},
         "importance": importance,
+        "rules": rules,
+        "issue_count": sum(r["status"] == ISSUES for r in rules),
         "has_series": bool(series),
         "logs": logs,
         "total_logs": job.logs.count(),

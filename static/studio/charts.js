@@ -133,6 +133,52 @@
     el.dataset.rendered = "1";
   }
 
+  // A chart described by the server (a debugger rule's plot): kind "lines" over steps or
+  // "bars"; traces [{name, x, y}]; threshold drawn dashed across y (or down x).
+  function figure(el, fig, filename) {
+    var lines = fig.kind === "lines";
+    var traces = fig.traces.map(function (t, i) {
+      var color = PALETTE[i % PALETTE.length];
+      if (!lines) {
+        return { type: "bar", name: t.name, x: t.x.map(String), y: t.y, marker: { color: color },
+                 hovertemplate: "%{x}<br><b>%{y:.4g}</b><extra></extra>" };
+      }
+      return {
+        type: "scatter", mode: t.x.length > 60 ? "lines" : "lines+markers", name: t.name,
+        x: t.x, y: t.y, connectgaps: false, line: { color: color, width: 2 }, marker: { size: 5 },
+        hovertemplate: fig.x_title + " %{x}<br><b>%{y:.5g}</b><extra>" + t.name + "</extra>",
+      };
+    });
+    var shapes = [];
+    if (fig.threshold !== null && fig.threshold !== undefined) {
+      var line = { color: "#ef4444", width: 1.5, dash: "dash" };
+      if (fig.threshold_axis === "x") {
+        shapes.push({ type: "line", xref: "x", yref: "paper", x0: fig.threshold, x1: fig.threshold,
+                      y0: 0, y1: 1, line: line });
+      } else {
+        shapes.push({ type: "line", xref: "paper", yref: "y", x0: 0, x1: 1, y0: fig.threshold,
+                      y1: fig.threshold, line: line });
+      }
+    }
+    var layout = {
+      margin: { l: 60, r: 18, t: 10, b: 44 }, height: el.clientHeight || 240,
+      font: FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      showlegend: traces.length > 1, legend: { orientation: "h", y: 1.14, x: 0 },
+      hovermode: lines ? "x" : "closest", shapes: shapes, bargap: 0.25,
+      xaxis: { title: { text: fig.x_title }, gridcolor: GRID, zeroline: false, linecolor: "#d3d6dd",
+               type: lines || fig.threshold_axis === "x" ? "linear" : "category", automargin: true },
+      yaxis: { title: { text: fig.y_title }, gridcolor: GRID, zeroline: false,
+               type: fig.log_y ? "log" : "linear", tickformat: fig.log_y ? "" : "~g", automargin: true },
+      hoverlabel: { bgcolor: "#16181d", bordercolor: "#16181d", font: { color: "#fff", size: 11 } },
+    };
+    if (el.dataset.rendered) {
+      Plotly.react(el, traces, layout, config(filename));
+    } else {
+      Plotly.newPlot(el, traces, layout, config(filename));
+      el.dataset.rendered = "1";
+    }
+  }
+
   function visible(el) { return !el.closest("[hidden]"); }
 
   function drawPending(root) {
@@ -174,5 +220,5 @@
   document.addEventListener("DOMContentLoaded", function () { drawPending(document); });
 
   window.SextantCharts = { palette: PALETTE, histogram: histogram, metric: metric,
-                           curves: curves, bars: bars, ensurePlotly: ensurePlotly, fmt: fmt };
+                           curves: curves, bars: bars, figure: figure, ensurePlotly: ensurePlotly, fmt: fmt };
 })();

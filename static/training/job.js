@@ -1,5 +1,6 @@
 /* A training job's charts: one chart per metric with a curve per channel (train against
-   validation), refreshed while the job runs; and its feature importances. Status, progress
+   validation), refreshed while the job runs; its feature importances; and the plot behind
+   each debugger rule, with the rules' statuses kept live. Status, progress
    and logs follow the job through studio/job.js. */
 (function () {
   "use strict";
@@ -9,6 +10,7 @@
   var panel = root.querySelector("[data-charts]");
   var series = JSON.parse(document.getElementById("training-series").textContent);
   var importance = JSON.parse(document.getElementById("training-importance").textContent);
+  var rules = JSON.parse(document.getElementById("training-rules").textContent);
   var active = (root.dataset.active || "").split(",");
   var finished = active.indexOf(root.dataset.status) === -1;
 
@@ -59,30 +61,65 @@
     }
   }
 
+  // Each debugger rule's plot: the values it read, with its threshold.
+  function drawRules() {
+    rules.forEach(function (rule) {
+      var el = root.querySelector('[data-rule-chart="' + CSS.escape(rule.name) + '"]');
+      if (!el) return;
+      el.hidden = !rule.figure;
+      if (rule.figure && !el.closest("[hidden]")) {
+        window.SextantCharts.figure(el, rule.figure, rule.name);
+      }
+    });
+  }
+
   function redraw() {
     window.SextantCharts.ensurePlotly(root.dataset.plotly).then(function () {
       draw(series);
       drawImportance();
+      drawRules();
     });
   }
 
   function showRules(statuses) {
-    (statuses || []).forEach(function (rule) {
-      var chip = root.querySelector('[data-rule="' + CSS.escape(rule.name) + '"]');
-      if (!chip) return;
-      chip.className = "rule-chip rule-" + rule.status.toLowerCase();
-      chip.querySelector("[data-rule-status]").textContent = rule.status;
-      chip.querySelector("[data-rule-message]").textContent = rule.message || "";
+    rules = statuses || rules;
+    var issues = 0;
+    rules.forEach(function (rule) {
+      var state = "rule-" + rule.status.toLowerCase();
+      if (rule.status === "IssuesFound") issues++;
+      root.querySelectorAll('[data-rule="' + CSS.escape(rule.name) + '"], [data-rule-card="' +
+                            CSS.escape(rule.name) + '"]').forEach(function (el) {
+        el.classList.remove("rule-inprogress", "rule-noissuesfound", "rule-issuesfound");
+        el.classList.add(state);
+        el.querySelector("[data-rule-status]").textContent = rule.status;
+        var message = el.querySelector("[data-rule-message]");
+        message.textContent = rule.message || "";
+        message.hidden = !rule.message;
+        var note = el.querySelector("[data-rule-note]");
+        if (note) note.textContent = rule.note || "";
+      });
     });
+    var count = root.querySelector("[data-issue-count]");
+    if (count) { count.textContent = issues; count.hidden = issues === 0; }
   }
+
+  // A rule's chip opens the Debugger tab at that rule's plot.
+  root.addEventListener("click", function (ev) {
+    var chip = ev.target.closest("[data-rule]");
+    if (!chip) return;
+    setTimeout(function () {
+      var card = root.querySelector('[data-rule-card="' + CSS.escape(chip.dataset.rule) + '"]');
+      if (card) card.scrollIntoView({ block: "start", behavior: "smooth" });
+    }, 0);
+  });
 
   function refresh() {
     Promise.all([
       fetch(root.dataset.metricsApi, { credentials: "same-origin" }).then(function (r) { return r.json(); }),
       fetch(root.dataset.api, { credentials: "same-origin" }).then(function (r) { return r.json(); }),
-      fetch(root.dataset.trainingApi, { credentials: "same-origin" }).then(function (r) { return r.json(); }),
+      fetch(root.dataset.debuggerApi, { credentials: "same-origin" }).then(function (r) { return r.json(); }),
     ]).then(function (res) {
-      showRules(res[2].rule_statuses);
+      showRules(res[2].rules);
       var points = res[0];
       series = {};
       Object.keys(points).forEach(function (name) {

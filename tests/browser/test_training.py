@@ -80,6 +80,20 @@ def test_a_job_started_from_the_form_draws_its_curves_as_it_trains(browser_page,
     )
     assert curves == ["train", "validation"]
 
+    # A rule's chip opens the Debugger tab at the plot of what the rule read.
+    page.click('[data-rule="Overfit"]')
+    chart = page.locator('[data-rule-chart="Overfit"]')
+    chart.locator(".main-svg").first.wait_for(timeout=10_000)
+    drawn = page.evaluate(
+        """() => {
+            const el = document.querySelector('[data-rule-chart="Overfit"]');
+            return {n: el.data[0].x.length, shapes: el.layout.shapes.length};
+        }"""
+    )
+    assert drawn == {"n": 500, "shapes": 1}  # the gap thinned to 500 rounds, the threshold
+    status = page.locator('[data-rule-card="Overfit"] [data-rule-status]').inner_text()
+    assert status in ("IssuesFound", "NoIssuesFound")
+
 
 def test_a_script_uploaded_in_the_form_trains_and_reports_its_metric(
     browser_page, studio, tmp_path

@@ -146,7 +146,8 @@ def test_a_rule_stops_an_overfitting_job_as_it_trains(
                 "debugger_rules": [
                     {
                         "name": "Overfit",
-                        "params": {"ratio_threshold": 0.3, "patience": 3},
+                        # From step 20: XGBoost has reported its trees and importances twice.
+                        "params": {"ratio_threshold": 0.3, "patience": 3, "start_step": 20},
                         "action": "stop",
                     },
                     {"name": "TreeDepth"},
@@ -160,12 +161,22 @@ def test_a_rule_stops_an_overfitting_job_as_it_trains(
     assert job.status == "Stopped", (job.status, job.failure_reason)
     assert job.failure_reason.startswith("Stopped by the rule Overfit: At step")
     rounds = JobMetric.objects.filter(job=job, name="validation:logloss").count()
-    assert 0 < rounds < 20000  # stopped long before the end
+    assert 0 < rounds < 20000, rounds  # stopped long before the end
     statuses = {s["name"]: s for s in training.rule_statuses}
     assert statuses["Overfit"]["status"] == ISSUES and statuses["Overfit"]["action"] == "stop"
     assert job.logs.filter(message__startswith="Rule Overfit: issues found.").exists()
     got = api(member).get(f"/api/v1/training-jobs/{training.pk}/").json()
     assert got["rule_statuses"][0]["name"] == "Overfit"
+    # The plot behind each rule: the gap Overfit compared, the depths TreeDepth read.
+    rules = api(member).get(f"/api/v1/training-jobs/{training.pk}/debugger/").json()["rules"]
+    overfit, depth = rules
+    assert overfit["figure"]["threshold"] == 0.3
+    (gap,) = overfit["figure"]["traces"]
+    assert gap["name"] == "logloss gap" and gap["x"][0] == 20 and gap["x"][-1] == rounds - 1
+    # XGBoost reported its trees and importances as it trained, though it never finished.
+    assert depth["status"] == ISSUES and depth["figure"]["kind"] == "bars"
+    assert sum(depth["figure"]["traces"][0]["y"]) == len(training.debug_values["tree_depths"])
+    assert len(training.debug_values["importance_history"]) >= 2
 
 
 @pytest.mark.django_db
@@ -207,6 +218,15 @@ def test_rules_read_the_trained_model_when_it_completes(
         "TreeDepth": NO_ISSUES,
         "FeatureImportanceOverweight": ISSUES,
     }
+    rules = api(member).get(f"/api/v1/training-jobs/{training.pk}/debugger/").json()["rules"]
+    figures = {r["name"]: r["figure"] for r in rules}
+    bars = figures["ClassImbalance"]["traces"][0]
+    assert bars["x"] == ["0", "1"] and bars["y"] == [
+        float((frame["y"] == 0).sum()),
+        float(frame["y"].sum()),
+    ]
+    assert len(training.debug_values["tree_depths"]) == 10
+    assert figures["FeatureImportanceOverweight"]["traces"][0]["x"][0] == "signal"
 
 
 @pytest.mark.django_db
@@ -239,6 +259,32 @@ def test_a_script_saves_tensors_and_a_nan_stops_it(api, member, project, on_comm
     assert job.status == "Stopped"
     assert "ExplodingTensor" in job.failure_reason and "layer/grad" in job.failure_reason
     assert JobMetric.objects.filter(job=job, name="train:loss").count() < 1000
+    # The tensor's statistics are kept for the plots, the NaN counted at its step.
+    tensor = TrainingJob.objects.get(job=job).debug_values["tensors"]["layer/grad"]
+    assert tensor["step"][:4] == [0, 1, 2, 3]
+    assert tensor["nan"][3] == 1.0 and tensor["nan"][2] == 0.0
+    assert math.isclose(tensor["mean_abs"][0], (0.5 + 0.5 + 0.1) / 3)
+
+
+@pytest.mark.django_db
+def test_strangers_get_404_on_the_rules(api, member, outsider, project, upload, owner):
+    dataset = upload(owner, project, "d.csv", b"x,y\n1,a\n2,b\n3,a\n4,b\n").json()["id"]
+    created = api(member).post(
+        "/api/v1/training-jobs/",
+        {
+            "project": project.pk,
+            "name": "x",
+            "algorithm": "knn",
+            "channels": {"train": dataset},
+            "target": "y",
+        },
+        format="json",
+    )
+    pk = created.json()["id"]
+    assert api(outsider).get(f"/api/v1/training-jobs/{pk}/debugger/").status_code == 404
+    rules = api(member).get(f"/api/v1/training-jobs/{pk}/debugger/").json()["rules"]
+    assert [r["name"] for r in rules] == list(debugger.DEFAULT_RULES)
+    assert all(r["status"] == "InProgress" and r["note"] for r in rules)
 
 
 @pytest.mark.django_db

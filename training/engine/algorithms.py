@@ -28,6 +28,11 @@ PROBLEM_TYPES = (
 )
 
 OnIteration = Callable[[int, dict[str, float]], None]
+OnImportance = Callable[[int, dict[str, float]], None]
+#: XGBoost reports its feature importances and new trees' depths to the debugger 50 times
+#: in a training, and at least every 10 rounds (a rule may stop it early).
+IMPORTANCE_REPORTS = 50
+IMPORTANCE_EVERY = 10
 
 
 @dataclass
@@ -43,6 +48,10 @@ class FitContext:
     validation: tuple[Any, Any] | None = None
     on_iteration: OnIteration = field(default=lambda step, values: None)
     rows: int = 0  # training rows
+    # The preprocessed columns' names, and where importances go as training runs.
+    feature_names: list[str] = field(default_factory=list)
+    on_importance: OnImportance = field(default=lambda step, shares: None)
+    on_tree_depths: Callable[[int, list[int]], None] = field(default=lambda step, depths: None)
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,8 @@ def _xgboost_fit(model: Any, x: Any, y: Any, ctx: FitContext) -> None:
         vx, vy = ctx.validation
         evals.append((xgb.DMatrix(vx, label=vy, nthread=ctx.threads), "validation"))
 
+    every = max(1, min(int(model.n_estimators) // IMPORTANCE_REPORTS, IMPORTANCE_EVERY))
+
     class Report(xgb.callback.TrainingCallback):
         def after_iteration(self, booster: Any, epoch: int, evals_log: Any) -> bool:
             values = {
@@ -152,7 +163,15 @@ def _xgboost_fit(model: Any, x: Any, y: Any, ctx: FitContext) -> None:
                 for metric, points in metrics.items()
             }
             ctx.on_iteration(epoch, values)
+            if epoch % every == every - 1:
+                ctx.on_importance(epoch, gain_shares(booster, ctx.feature_names))
+                # Only the rounds since the last report: dumping every tree each time
+                # would grow with the model.
+                ctx.on_tree_depths(epoch, dump_depths(booster[self.reported : epoch + 1]))
+                self.reported = epoch + 1
             return False
+
+        reported = 0
 
     stopping = model.get_params().get("early_stopping_rounds")
     booster = xgb.train(
@@ -165,6 +184,33 @@ def _xgboost_fit(model: Any, x: Any, y: Any, ctx: FitContext) -> None:
         verbose_eval=False,
     )
     model.load_model(bytearray(booster.save_raw(raw_format="json")))
+
+
+def dump_depths(booster: Any) -> list[int]:
+    """The depth of each tree of an XGBoost booster, read from its text dump (a node's
+    depth is its indentation)."""
+    depths = []
+    for tree in booster.get_dump():
+        lines = [line for line in tree.splitlines() if line.strip()]
+        depths.append(max((len(line) - len(line.lstrip("\t")) for line in lines), default=0))
+    return depths
+
+
+def gain_shares(booster: Any, names: list[str], top: int = 20) -> dict[str, float]:
+    """The ``top`` features' shares of importance in ``booster``'s trees so far, named by
+    ``names``: the average gain of their splits, as XGBoost's scikit-learn models report."""
+    scores = booster.get_score(importance_type="gain")
+    total = sum(scores.values())
+    if total <= 0:
+        return {}
+
+    def named(key: str) -> str:
+        # Without names XGBoost calls the columns f0, f1, …
+        index = int(key[1:]) if key[:1] == "f" and key[1:].isdigit() else -1
+        return names[index] if 0 <= index < len(names) else key
+
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:top]
+    return {named(key): round(value / total, 6) for key, value in ranked}
 
 
 register(

@@ -34,6 +34,8 @@ class Values:
     class_counts: list[int] = field(default_factory=list)
     tree_depths: list[int] = field(default_factory=list)
     feature_importance: dict[str, float] = field(default_factory=dict)
+    # The importances as training went (XGBoost reports them every few rounds).
+    importance_history: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     seconds_since_last_value: float = 0.0
     finished: bool = False
 
@@ -42,6 +44,50 @@ class Values:
 
     def add_tensor(self, name: str, step: int, stats: dict[str, float]) -> None:
         self.tensors.setdefault(name, []).append((step, stats))
+
+    def add_importance(self, step: int, shares: dict[str, float]) -> None:
+        self.feature_importance = dict(shares)
+        self.importance_history.append((step, dict(shares)))
+
+    def summary(self, limit: int = 500) -> dict[str, Any]:
+        """What the rules read besides the metric series (which the job keeps as metric
+        points), JSON-ready, each history thinned to about ``limit`` points, ends kept: the
+        data behind the rules' plots."""
+        tensors = {}
+        for name, rows in self.tensors.items():
+            kept = _thinned(rows, limit)
+            tensors[name] = {"step": [step for step, _ in kept]} | {
+                stat: [_finite(stats.get(stat)) for _, stats in kept] for stat in TENSOR_STATS
+            }
+        history = _thinned(self.importance_history, limit)
+        return {
+            "tensors": tensors,
+            "class_counts": list(self.class_counts),
+            "tree_depths": list(self.tree_depths),
+            "feature_importance": dict(self.feature_importance),
+            "importance_history": [[step, shares] for step, shares in history],
+            "seconds_since_last_value": round(self.seconds_since_last_value, 1),
+        }
+
+
+#: The statistics of a tensor that :mod:`training.hook` records, in a summary's order.
+TENSOR_STATS = ("mean", "mean_abs", "min", "max", "nan", "inf")
+
+
+def _thinned(rows: list[Any], limit: int) -> list[Any]:
+    if len(rows) <= limit:
+        return list(rows)
+    last = len(rows) - 1
+    picks = sorted({round(i * last / (limit - 1)) for i in range(limit)})
+    return [rows[i] for i in picks]
+
+
+def _finite(value: Any) -> float | None:
+    """JSON has no NaN: a missing or non-finite statistic is None."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from training.engine.algorithms import (
     CLASSIFICATION,
     Algorithm,
     FitContext,
+    dump_depths,
     get_algorithm,
 )
 from training.engine.artifact import FORMAT, TrainedModel, framework_versions, save
@@ -234,6 +235,18 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
             say({"metric": {"name": name, "value": value, "step": step}})
         say({"progress": 0.1 + 0.8 * min(1.0, (step + 1) / rounds)})
 
+    def on_importance(step: int, shares: dict[str, float]) -> None:
+        say({"debug": {"importance": {"step": step, "shares": shares}}})
+
+    def on_tree_depths(step: int, depths: list[int]) -> None:
+        say({"debug": {"tree_depths": depths, "step": step}})
+
+    counts: list[int] = []
+    if classes:
+        # Known before the fit: the debugger's ClassImbalance answers before training.
+        counts = np.bincount(codes["train"], minlength=len(classes)).tolist()
+        say({"debug": {"class_counts": counts}})
+
     _check_sizes(algo.name, hp, train_t.shape)
     ctx = FitContext(
         rows=int(train_t.shape[0]),
@@ -245,6 +258,9 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
         seed=int(spec.get("seed") or 0),
         validation=validation,
         on_iteration=on_iteration,
+        feature_names=feature_names(features),
+        on_importance=on_importance,
+        on_tree_depths=on_tree_depths,
     )
     estimator = algo.build(ctx)
     y_train = codes.get("train")
@@ -284,13 +300,12 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
     for name, x in transformed.items():
         scores = _score(estimator, problem, x, codes.get(name), labels.get(name), len(classes))
         final.update({f"{name}:{metric}": value for metric, value in scores.items()})
-    names = feature_names(features)
+    names = ctx.feature_names
     importance = _importance(estimator, names)
     curves: dict[str, Any] = {}
     if problem in CLASSIFICATION:
         shown = "validation" if "validation" in transformed else "train"
         curves = _curves(estimator, transformed[shown], codes[shown], classes, shown)
-    class_counts = np.bincount(codes["train"], minlength=len(classes)).tolist() if classes else []
     metadata = {
         "format": FORMAT,
         "algorithm": algo.name,
@@ -315,7 +330,7 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
         "final_metrics": final,
         "classes": classes or None,
         "feature_importance": importance,
-        "class_counts": class_counts,
+        "class_counts": counts,
         "tree_depths": _tree_depths(estimator),
         "curves": curves,
         "rows": {name: len(x) for name, x in inputs.items()},
@@ -506,11 +521,7 @@ def _curves(
 def _tree_depths(estimator: Any) -> list[int]:
     """The depth of each tree of a tree ensemble (XGBoost, forests); empty otherwise."""
     if hasattr(estimator, "get_booster"):
-        depths = []
-        for tree in estimator.get_booster().get_dump():
-            lines = [line for line in tree.splitlines() if line.strip()]
-            depths.append(max((len(line) - len(line.lstrip("\t")) for line in lines), default=0))
-        return depths
+        return dump_depths(estimator.get_booster())
     trees = getattr(estimator, "estimators_", None)
     if trees is not None and all(hasattr(t, "tree_") for t in trees):
         return [int(t.tree_.max_depth) for t in trees]
