@@ -59,6 +59,16 @@
     Plotly.newPlot(el, [trace], layout, config("histogram-" + col.name));
   }
 
+  // The first drawing of a chart, or an update of one already drawn (live charts).
+  function draw(el, traces, layout, filename) {
+    if (el.dataset.rendered) {
+      Plotly.react(el, traces, layout, config(filename));
+    } else {
+      Plotly.newPlot(el, traces, layout, config(filename));
+      el.dataset.rendered = "1";
+    }
+  }
+
   // A metric's curve over steps, titled by the card, axes named.
   function metric(el, name, points, colorIndex) {
     var many = points.length > 60;
@@ -78,12 +88,7 @@
       yaxis: { title: { text: name }, gridcolor: GRID, zeroline: false, tickformat: "~g" },
       hoverlabel: { bgcolor: "#16181d", bordercolor: "#16181d", font: { color: "#fff", size: 11 } },
     };
-    if (el.dataset.rendered) {
-      Plotly.react(el, [trace], layout, config(name));
-    } else {
-      Plotly.newPlot(el, [trace], layout, config(name));
-      el.dataset.rendered = "1";
-    }
+    draw(el, [trace], layout, name);
   }
 
   // Several curves over steps on one chart (train and validation of one metric), with a
@@ -108,12 +113,7 @@
       yaxis: { title: { text: title }, gridcolor: GRID, zeroline: false, tickformat: "~g" },
       hoverlabel: { bgcolor: "#16181d", bordercolor: "#16181d", font: { color: "#fff", size: 11 } },
     };
-    if (el.dataset.rendered) {
-      Plotly.react(el, traces, layout, config(title));
-    } else {
-      Plotly.newPlot(el, traces, layout, config(title));
-      el.dataset.rendered = "1";
-    }
+    draw(el, traces, layout, title);
   }
 
   // Horizontal bars, largest on top (feature importances).
@@ -171,12 +171,7 @@
                type: fig.log_y ? "log" : "linear", tickformat: fig.log_y ? "" : "~g", automargin: true },
       hoverlabel: { bgcolor: "#16181d", bordercolor: "#16181d", font: { color: "#fff", size: 11 } },
     };
-    if (el.dataset.rendered) {
-      Plotly.react(el, traces, layout, config(filename));
-    } else {
-      Plotly.newPlot(el, traces, layout, config(filename));
-      el.dataset.rendered = "1";
-    }
+    draw(el, traces, layout, filename);
   }
 
   function visible(el) { return !el.closest("[hidden]"); }

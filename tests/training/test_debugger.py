@@ -266,21 +266,26 @@ def test_a_script_saves_tensors_and_a_nan_stops_it(api, member, project, on_comm
     assert math.isclose(tensor["mean_abs"][0], (0.5 + 0.5 + 0.1) / 3)
 
 
+TINY = b"x,y\n1,a\n2,b\n3,a\n4,b\n"
+
+
+def knn_job(client, project, uploaded, rules=None):
+    """A knn training job on an uploaded dataset, with the default rules unless ``rules``."""
+    body = {
+        "project": project.pk,
+        "name": "x",
+        "algorithm": "knn",
+        "channels": {"train": uploaded.json()["id"]},
+        "target": "y",
+    }
+    if rules is not None:
+        body["debugger_rules"] = rules
+    return client.post("/api/v1/training-jobs/", body, format="json")
+
+
 @pytest.mark.django_db
 def test_strangers_get_404_on_the_rules(api, member, outsider, project, upload, owner):
-    dataset = upload(owner, project, "d.csv", b"x,y\n1,a\n2,b\n3,a\n4,b\n").json()["id"]
-    created = api(member).post(
-        "/api/v1/training-jobs/",
-        {
-            "project": project.pk,
-            "name": "x",
-            "algorithm": "knn",
-            "channels": {"train": dataset},
-            "target": "y",
-        },
-        format="json",
-    )
-    pk = created.json()["id"]
+    pk = knn_job(api(member), project, upload(owner, project, "d.csv", TINY)).json()["id"]
     assert api(outsider).get(f"/api/v1/training-jobs/{pk}/debugger/").status_code == 404
     rules = api(member).get(f"/api/v1/training-jobs/{pk}/debugger/").json()["rules"]
     assert [r["name"] for r in rules] == list(debugger.DEFAULT_RULES)
@@ -289,19 +294,8 @@ def test_strangers_get_404_on_the_rules(api, member, outsider, project, upload, 
 
 @pytest.mark.django_db
 def test_bad_rules_are_refused(api, member, project, upload, owner):
-    dataset = upload(owner, project, "d.csv", b"x,y\n1,a\n2,b\n3,a\n4,b\n").json()["id"]
-    response = api(member).post(
-        "/api/v1/training-jobs/",
-        {
-            "project": project.pk,
-            "name": "x",
-            "algorithm": "knn",
-            "channels": {"train": dataset},
-            "target": "y",
-            "debugger_rules": [{"name": "Overfit", "action": "panic"}],
-        },
-        format="json",
-    )
+    dataset = upload(owner, project, "d.csv", TINY)
+    response = knn_job(api(member), project, dataset, [{"name": "Overfit", "action": "panic"}])
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "debugger_rules.0.action"
     assert not TrainingJob.objects.exists()
