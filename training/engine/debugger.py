@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,11 +55,11 @@ class Values:
         data behind the rules' plots."""
         tensors = {}
         for name, rows in self.tensors.items():
-            kept = _thinned(rows, limit)
+            kept = thinned(rows, limit)
             tensors[name] = {"step": [step for step, _ in kept]} | {
-                stat: [_finite(stats.get(stat)) for _, stats in kept] for stat in TENSOR_STATS
+                stat: [finite(stats.get(stat)) for _, stats in kept] for stat in TENSOR_STATS
             }
-        history = _thinned(self.importance_history, limit)
+        history = thinned(self.importance_history, limit)
         return {
             "tensors": tensors,
             "class_counts": list(self.class_counts),
@@ -74,7 +74,8 @@ class Values:
 TENSOR_STATS = ("mean", "mean_abs", "min", "max", "nan", "inf")
 
 
-def _thinned(rows: list[Any], limit: int) -> list[Any]:
+def thinned(rows: Sequence[Any], limit: int) -> list[Any]:
+    """At most about ``limit`` of ``rows``, evenly spread, the first and last kept."""
     if len(rows) <= limit:
         return list(rows)
     last = len(rows) - 1
@@ -82,11 +83,12 @@ def _thinned(rows: list[Any], limit: int) -> list[Any]:
     return [rows[i] for i in picks]
 
 
-def _finite(value: Any) -> float | None:
-    """JSON has no NaN: a missing or non-finite statistic is None."""
-    if value is None:
+def finite(value: Any) -> float | None:
+    """JSON has no NaN: a missing, unreadable or non-finite value is None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
         return None
-    number = float(value)
     return number if math.isfinite(number) else None
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from training.engine.debugger import finite, thinned
+
 Series = dict[str, Sequence[Sequence[float]]]
 
 #: Points a line keeps at most (its ends kept).
@@ -70,19 +72,8 @@ Plot = tuple[Figure | None, str]
 
 
 def _thin(points: Sequence[Sequence[float]]) -> tuple[list[Any], list[float | None]]:
-    if len(points) > MAX_POINTS:
-        last = len(points) - 1
-        picks = sorted({round(i * last / (MAX_POINTS - 1)) for i in range(MAX_POINTS)})
-        points = [points[i] for i in picks]
-    return [p[0] for p in points], [_number(p[1]) for p in points]
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number == number and abs(number) != float("inf") else None
+    kept = thinned(points, MAX_POINTS)
+    return [p[0] for p in kept], [finite(p[1]) for p in kept]
 
 
 def _line(name: str, points: Sequence[Sequence[float]]) -> Trace:
