@@ -46,7 +46,7 @@ NAVIGATION: list[tuple[str, list[NavItem]]] = [
     (
         "Deploy & Monitor",
         [
-            NavItem("Models", None, "box"),
+            NavItem("Models", "model-group-list", "box"),
             NavItem("Endpoints", None, "globe"),
             NavItem("Batch transform", None, "stack"),
             NavItem("Monitoring", None, "activity"),

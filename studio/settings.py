@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "studio.apps.StudioConfig",
     "wrangler.apps.WranglerConfig",
     "training.apps.TrainingConfig",
+    "registry.apps.RegistryConfig",
 ]
 
 MIDDLEWARE = [

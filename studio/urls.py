@@ -26,6 +26,7 @@ urlpatterns = [
     # Each app's own routes, by name: the core does not import the apps above it.
     path("", include("wrangler.urls")),
     path("", include("training.urls")),
+    path("", include("registry.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
