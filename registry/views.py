@@ -252,7 +252,10 @@ def model_package_register(request: HttpRequest) -> HttpResponse:
     project = _project(request, write=True)
     if project is None:
         return render(request, "studio/no_project.html", {"section": SECTION})
-    form = ModelUploadForm(request.POST or None, request.FILES or None)
+    initial_group = request.GET.get("group", "")[:200]  # "Register a version" of a group
+    form = ModelUploadForm(
+        request.POST or None, request.FILES or None, initial={"group": initial_group}
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -284,6 +287,7 @@ def model_package_register(request: HttpRequest) -> HttpResponse:
             "project": project,
             "form": form,
             "training_jobs": jobs,
+            "initial_group": initial_group,
             "groups": selectors.model_package_group_list(
                 request.user, project_id=project.pk
             ).values_list("name", flat=True),

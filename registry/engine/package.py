@@ -277,13 +277,14 @@ def inspect_archive(path: Path) -> ArchiveInfo:
     try:
         with tarfile.open(path, "r:gz") as tar:
             members = frozenset(m.name for m in tar.getmembers() if m.isfile())
-            if META_FILE not in members:
-                raise PackageError("The archive has no metadata.json.", "artifact")
-            handle = tar.extractfile(META_FILE)
-            assert handle is not None  # a regular file, checked above
-            metadata = json.loads(handle.read())
+            handle = tar.extractfile(META_FILE) if META_FILE in members else None
+            raw = handle.read() if handle is not None else None
     except (tarfile.TarError, OSError, EOFError):
         raise PackageError("The file is not a readable .tar.gz archive.", "artifact") from None
+    if raw is None:
+        raise PackageError("The archive has no metadata.json.", "artifact")
+    try:
+        metadata = json.loads(raw)
     except ValueError:
         raise PackageError("The archive's metadata.json is not valid JSON.", "artifact") from None
     if not isinstance(metadata, dict):
