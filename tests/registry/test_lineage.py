@@ -67,3 +67,19 @@ def test_apps_above_add_downstream_objects_and_a_failing_hook_is_skipped(api, me
     assert got["downstream"] == [
         {"kind": "endpoint", "name": "serve-1", "url": "/e/1/", "status": "InService"}
     ]
+
+
+def test_the_package_page_shows_downstream_objects_and_a_failure(client, owner, package):
+    def endpoints_of(pkg):
+        return [{"kind": "endpoint", "name": "labels-prod", "url": "/e/9/", "status": "InService"}]
+
+    register_downstream(endpoints_of)
+    client.force_login(owner)
+    try:
+        html = client.get(reverse("model-package-detail", args=[package.pk])).content.decode()
+    finally:
+        unregister_downstream(endpoints_of)
+    assert '<a href="/e/9/">labels-prod</a>' in html and "InService" in html
+    services.model_package_fail(package_id=package.pk, reason="ignored: it is Completed")
+    package.refresh_from_db()
+    assert package.status == "Completed"  # a finished check is never undone
