@@ -70,6 +70,14 @@ def beat_argv(schedule: Path) -> list[str]:
     ]
 
 
+def model_host_argv(name: str = "") -> list[str]:
+    """The machine's model host (``manage.py model_host``): it runs endpoints' model servers."""
+    argv = [sys.executable, str(ROOT / "manage.py"), "model_host"]
+    if name:
+        argv += ["--name", name]
+    return argv
+
+
 @dataclass
 class Stack:
     """A set of named processes started together and stopped together."""

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "wrangler.apps.WranglerConfig",
     "training.apps.TrainingConfig",
     "registry.apps.RegistryConfig",
+    "endpoints.apps.EndpointsConfig",
 ]
 
 MIDDLEWARE = [
@@ -237,6 +238,21 @@ CELERY_BEAT_SCHEDULE = {
 SEXTANT_DIAGNOSTICS_CRASH = env_bool("SEXTANT_DIAGNOSTICS_CRASH", False)
 # Tests and notebooks may run jobs in-process instead of through the broker.
 SEXTANT_RUN_JOBS_INLINE = env_bool("SEXTANT_RUN_JOBS_INLINE", False)
+
+# --- Serving (endpoints) ------------------------------------------------------------------
+# A model host's name (default: the machine's) and the address routers reach its servers at.
+SEXTANT_MODEL_HOST_NAME = env_str("SEXTANT_MODEL_HOST_NAME", "")
+SEXTANT_MODEL_HOST_ADDRESS = env_str("SEXTANT_MODEL_HOST_ADDRESS", "127.0.0.1")
+# How long a deploy waits for its model servers to come up.
+SEXTANT_DEPLOY_TIMEOUT = env_float("SEXTANT_DEPLOY_TIMEOUT", 180.0)
+# The largest invocation body (SageMaker's limit), and how often routers look for changes.
+SEXTANT_INVOCATION_MAX_BYTES = env_int("SEXTANT_INVOCATION_MAX_BYTES", 6 * 1024 * 1024)
+SEXTANT_ROUTES_REFRESH_SECONDS = env_float("SEXTANT_ROUTES_REFRESH_SECONDS", 0.5)
+# Paths the ASGI application hands to a lean app instead of Django (the invocation path).
+SEXTANT_ASGI_MOUNTS = [
+    ("/invocations/", "endpoints.serving:application"),
+    ("/v2/", "endpoints.serving:application"),
+]
 
 # --- Storage --------------------------------------------------------------------------
 STORAGE_ROOT = Path(env_str("SEXTANT_STORAGE_ROOT", str(VAR_DIR / "storage")))

@@ -22,7 +22,14 @@ import requests
 
 import bench.stack
 from bench.stack import backend_named, free_port, prepare_database, studio_env
-from studio.launcher import Stack, beat_argv, wait_for_http, web_argv, worker_argv
+from studio.launcher import (
+    Stack,
+    beat_argv,
+    model_host_argv,
+    wait_for_http,
+    web_argv,
+    worker_argv,
+)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -55,8 +62,11 @@ def backends() -> list[str]:
 
 
 @contextmanager
-def live_studio(backend: str, var: Path, *, show_logs: Callable[[], bool]) -> Iterator[LiveStudio]:
-    """Start a whole studio (web, beat, one worker) in ``var`` on ``backend``."""
+def live_studio(
+    backend: str, var: Path, *, show_logs: Callable[[], bool], serving: bool = False
+) -> Iterator[LiveStudio]:
+    """Start a whole studio (web, beat, one worker; the model host if ``serving``) in
+    ``var`` on ``backend``."""
     timings = {
         "SEXTANT_JOB_HEARTBEAT_SECONDS": "1",
         "SEXTANT_JOB_LEASE_SECONDS": "6",
@@ -88,6 +98,8 @@ def live_studio(backend: str, var: Path, *, show_logs: Callable[[], bool]) -> It
                 chosen,
             )
             studio.start_worker()
+            if serving:
+                stack.start("model-host", model_host_argv("live-host"))
             wait_for_http(f"{studio.url}/login/", timeout=60)
             yield studio
         finally:

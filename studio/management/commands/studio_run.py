@@ -21,12 +21,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from studio import services
-from studio.launcher import Stack, beat_argv, web_argv, worker_argv
+from studio.launcher import Stack, beat_argv, model_host_argv, web_argv, worker_argv
 from studio.models import Project
 
 
 class Command(BaseCommand):
-    help = "Start the studio: web server, one Celery worker (default,cpu) and beat."
+    help = (
+        "Start the studio: web server, one Celery worker (default,cpu), beat and the model host."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -47,6 +49,7 @@ class Command(BaseCommand):
         if not opts["no_worker"]:
             stack.start("worker", worker_argv(opts["queues"], concurrency=opts["concurrency"]))
             stack.start("beat", beat_argv(Path(settings.VAR_DIR) / "celerybeat-schedule"))
+            stack.start("model-host", model_host_argv())
         url = f"http://{opts['host']}:{opts['port']}"
         self.stdout.write(self.style.SUCCESS(f"\nSextant is running at {url}  (Ctrl-C stops it)\n"))
         stopping = False

@@ -1,0 +1,23 @@
+"""The endpoints that serve a model package, for the registry's lineage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from endpoints.selectors import endpoints_serving_package
+from registry.lineage import register_downstream
+
+
+@register_downstream
+def endpoints_of(package: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": "endpoint",
+            "name": e.name,
+            "url": reverse("endpoint-detail", args=[e.pk]),
+            "status": e.status,
+        }
+        for e in endpoints_serving_package(package)
+    ]

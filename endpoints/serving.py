@@ -1,0 +1,460 @@
+"""The invocation path: a lean ASGI app in front of the model servers.
+
+``/invocations/<endpoint>`` (SageMaker's bodies) and ``/v2/…`` (the Open Inference Protocol)
+never enter Django's request handling: no middleware, no URL resolver, no ORM query per
+request. What a request needs is in memory:
+
+- the routes (:class:`RouteTable`): every endpoint's live variants, weights and instance
+  addresses, rebuilt in the background when an endpoint or a model server changes (a
+  cheap query at most every ``SEXTANT_ROUTES_REFRESH_SECONDS``);
+- who may call (:class:`TokenCache`): an API token's user and the projects they may read,
+  kept for ``TOKEN_TTL_SECONDS``.
+
+The request body goes to the chosen instance as it came; the model server parses it, so the
+router's work per request is small and the parsing runs on as many cores as there are
+servers. A shadow variant gets a copy, answered in the background and never returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import Count, Max
+
+from endpoints.choices import EndpointStatus, ServerStatus
+from endpoints.engine import protocol
+from endpoints.engine.router import Route, Upstream, UpstreamError, Variant, call_variant
+from endpoints.models import Endpoint, ModelServer
+
+logger = logging.getLogger("endpoints.serving")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+TOKEN_TTL_SECONDS = 30.0
+BAD_TOKEN_TTL_SECONDS = 5.0
+JSON_TYPE = b"application/json"
+
+# The database is reached from one thread of its own, off the event loop and away from the
+# thread that runs Django's views (a slow page must not hold up a refresh).
+_db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="serving-db")
+
+
+async def in_db_thread(func: Callable[[], Any]) -> Any:
+    def run() -> Any:
+        close_old_connections()
+        try:
+            return func()
+        finally:
+            close_old_connections()
+
+    return await asyncio.get_running_loop().run_in_executor(_db, run)
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = protocol.error_body(code, message, field)
+
+
+# --------------------------------------------------------------------------------- routes
+
+
+def _stamp() -> tuple[Any, ...]:
+    endpoints = Endpoint.objects.aggregate(Max("updated_at"), Count("id"))
+    servers = ModelServer.objects.aggregate(Max("updated_at"), Count("id"))
+    return (
+        endpoints["updated_at__max"],
+        endpoints["id__count"],
+        servers["updated_at__max"],
+        servers["id__count"],
+    )
+
+
+def _load_routes() -> tuple[tuple[Any, ...], list[dict[str, Any]]]:
+    """Every serving endpoint with the addresses of its live instances, per variant.
+
+    An instance is live when its generation is the endpoint's or older and it is not
+    retired: the servers of a deploy still under way, and the drained ones, serve no new
+    request (routers that have not seen the change yet still reach the drained ones)."""
+    stamp = _stamp()
+    endpoints = list(
+        Endpoint.objects.exclude(status__in=[EndpointStatus.CREATING, EndpointStatus.DELETING])
+        .exclude(config={})
+        .values("id", "name", "project_id", "generation", "config")
+    )
+    generation = {e["id"]: e["generation"] for e in endpoints}
+    live: dict[int, dict[str, list[tuple[str, int]]]] = {}
+    rows = ModelServer.objects.filter(
+        status=ServerStatus.RUNNING, retire_at__isnull=True, endpoint_id__in=list(generation)
+    ).select_related("host")
+    for s in rows:
+        if s.generation > generation[s.endpoint_id]:
+            continue
+        address = (s.host.address if s.host else "127.0.0.1", s.port)
+        live.setdefault(s.endpoint_id, {}).setdefault(s.variant, []).append(address)
+    return stamp, [{**e, "servers": live.get(e["id"], {})} for e in endpoints]
+
+
+class RouteTable:
+    """The routes by endpoint name, rebuilt when the database says something changed."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.upstreams: dict[tuple[str, int], Upstream] = {}
+        self.stamp: tuple[Any, ...] | None = None
+        self.loaded = False
+        self.checked = 0.0
+        self.task: asyncio.Task[None] | None = None
+
+    async def get(self, name: str) -> Route | None:
+        if not self.loaded:
+            await self.refresh()
+        elif time.monotonic() - self.checked > settings.SEXTANT_ROUTES_REFRESH_SECONDS and (
+            self.task is None or self.task.done()
+        ):
+            self.task = asyncio.create_task(self.refresh())
+        return self.routes.get(name)
+
+    async def refresh(self, *, force: bool = False) -> None:
+        self.checked = time.monotonic()
+        try:
+            stamp = await in_db_thread(_stamp)
+            if stamp == self.stamp and self.loaded and not force:
+                return
+            stamp, endpoints = await in_db_thread(_load_routes)
+        except Exception:
+            logger.exception("Could not refresh the endpoint routes")
+            return
+        self.build(endpoints)
+        self.stamp = stamp
+        self.loaded = True
+
+    def build(self, endpoints: list[dict[str, Any]]) -> None:
+        used: dict[tuple[str, int], Upstream] = {}
+
+        def variant(
+            spec: dict[str, Any], servers: dict[str, list[tuple[str, int]]], old: Route | None
+        ) -> Variant:
+            ups = []
+            for address in servers.get(spec["name"], []):
+                upstream = self.upstreams.get(address) or Upstream(*address)
+                used[address] = upstream
+                ups.append(upstream)
+            previous = old.variant(spec["name"]) if old is not None else None
+            built = Variant(spec["name"], float(spec.get("weight", 0.0)), ups)
+            if previous is not None:
+                built.stats = previous.stats  # the counts carry over a configuration change
+            return built
+
+        routes = {}
+        for e in endpoints:
+            config = e["config"]
+            old = self.routes.get(e["name"])
+            variants = [variant(v, e["servers"], old) for v in config.get("variants", [])]
+            shadow = config.get("shadow")
+            models = {m["name"] for v in config.get("variants", []) for m in v.get("models", [])}
+            routes[e["name"]] = Route(
+                endpoint_id=e["id"],
+                name=e["name"],
+                project_id=e["project_id"],
+                generation=e["generation"],
+                variants=variants,
+                shadow=variant(shadow, e["servers"], old) if shadow else None,
+                capture_percent=float(config.get("data_capture", {}).get("percent", 0.0)),
+                multi_model=bool(config.get("multi_model")),
+                models=frozenset(models),
+            )
+        # Connections to servers no route names any more close once their requests are in.
+        for address, upstream in self.upstreams.items():
+            if address not in used:
+                asyncio.get_running_loop().call_later(30.0, upstream.close)
+        self.upstreams = used
+        self.routes = routes
+
+
+# --------------------------------------------------------------------------------- tokens
+
+
+def _token_projects(key: str) -> frozenset[int] | None:
+    from rest_framework.authtoken.models import Token
+
+    from studio.models import Membership
+    from studio.models.projects import READ_ROLES
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return None
+    return frozenset(
+        Membership.objects.filter(user=token.user, role__in=READ_ROLES).values_list(
+            "project_id", flat=True
+        )
+    )
+
+
+class TokenCache:
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[float, frozenset[int] | None]] = {}
+
+    async def projects(self, key: str) -> frozenset[int] | None:
+        now = time.monotonic()
+        entry = self.entries.get(key)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        found = await in_db_thread(lambda: _token_projects(key))
+        ttl = TOKEN_TTL_SECONDS if found is not None else BAD_TOKEN_TTL_SECONDS
+        if len(self.entries) > 10_000:
+            self.entries.clear()
+        self.entries[key] = (now + ttl, found)
+        return found
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+routes = RouteTable()
+# Shadow calls in flight (the event loop keeps only weak references to tasks).
+_background: set[asyncio.Task[None]] = set()
+tokens = TokenCache()
+
+
+# -------------------------------------------------------------------------------- helpers
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return {k.lower(): v for k, v in scope.get("headers", [])}
+
+
+async def _body(receive: Receive, headers: dict[bytes, bytes]) -> bytes:
+    limit = int(settings.SEXTANT_INVOCATION_MAX_BYTES)
+    too_big = HttpError(
+        413,
+        "payload_too_large",
+        f"The request body is over {limit // (1024 * 1024)} MB: split it, or use a batch "
+        "transform job.",
+        "body",
+    )
+    declared = headers.get(b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes = JSON_TYPE,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if extra:
+        headers += extra
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _authorize(headers: dict[bytes, bytes], name: str) -> Route:
+    """The endpoint's route, for a caller who may read its project (else 401 / 404)."""
+    auth = headers.get(b"authorization", b"").decode(errors="replace").split()
+    if len(auth) != 2 or auth[0].lower() not in ("token", "bearer"):
+        raise HttpError(
+            401,
+            "not_authenticated",
+            "Send an API token: Authorization: Token <key>.",
+            "Authorization",
+        )
+    allowed = await tokens.projects(auth[1])
+    if allowed is None:
+        raise HttpError(401, "invalid_token", "This API token is not valid.", "Authorization")
+    route = await routes.get(name)
+    if route is None:
+        # An endpoint created a moment ago may not be in the table yet.
+        await routes.refresh()
+        route = routes.routes.get(name)
+    if route is None or route.project_id not in allowed:
+        raise HttpError(404, "not_found", f"There is no endpoint named {name!r}.")
+    return route
+
+
+def _pick(route: Route, headers: dict[bytes, bytes]) -> Variant:
+    wanted = headers.get(b"x-target-variant")
+    if wanted:
+        variant = route.variant(wanted.decode(errors="replace"))
+        if variant is None or variant is route.shadow:
+            raise HttpError(
+                400,
+                "unknown_variant",
+                f"Endpoint {route.name} has no variant {wanted.decode(errors='replace')!r}.",
+                "X-Target-Variant",
+            )
+        return variant
+    return route.choose()
+
+
+def _model_header(route: Route, headers: dict[bytes, bytes]) -> dict[str, Any]:
+    model = headers.get(b"x-target-model")
+    if not route.multi_model:
+        if model:
+            raise HttpError(
+                400,
+                "not_multi_model",
+                f"Endpoint {route.name} serves one model: leave out X-Target-Model.",
+                "X-Target-Model",
+            )
+        return {}
+    if not model:
+        raise HttpError(
+            400,
+            "model_required",
+            f"Endpoint {route.name} is multi-model: name the model in "
+            "X-Target-Model (group/version).",
+            "X-Target-Model",
+        )
+    name = model.decode(errors="replace")
+    if name not in route.models:
+        raise HttpError(
+            404,
+            "model_not_found",
+            f"Endpoint {route.name} has no model {name!r}.",
+            "X-Target-Model",
+        )
+    return {"model": name}
+
+
+async def _forward(route: Route, variant: Variant, frame: bytes) -> tuple[int, str, bytes]:
+    if route.shadow is not None and route.shadow.upstreams:
+        task = asyncio.create_task(_shadow(route.shadow, frame))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+    try:
+        return await call_variant(variant, frame)
+    except UpstreamError:
+        # The route may predate a restart or an update: look again, once.
+        await routes.refresh(force=True)
+        fresh = routes.routes.get(route.name)
+        retry = fresh.variant(variant.name) if fresh is not None else None
+        if retry is None or not retry.upstreams:
+            raise HttpError(
+                503,
+                "unavailable",
+                f"Variant {variant.name} of {route.name} has no instance running.",
+            )
+        try:
+            return await call_variant(retry, frame)
+        except UpstreamError as exc:
+            raise HttpError(503, "unavailable", str(exc)) from None
+
+
+async def _shadow(variant: Variant, frame: bytes) -> None:
+    try:
+        await call_variant(variant, frame)
+    except UpstreamError:
+        pass  # counted in the shadow's stats; a shadow never fails a live request
+
+
+# -------------------------------------------------------------------------------- handlers
+
+
+async def invoke(scope: Scope, receive: Receive, send: Send, name: str) -> None:
+    headers = _headers(scope)
+    if scope["method"] != "POST":
+        raise HttpError(405, "method_not_allowed", "Invoke an endpoint with POST.")
+    body = await _body(receive, headers)
+    route = await _authorize(headers, name)
+    variant = _pick(route, headers)
+    head = _model_header(route, headers)
+    frame = protocol.request_frame(
+        protocol.INVOKE,
+        body,
+        ct=headers.get(b"content-type", b"").decode(errors="replace"),
+        accept=headers.get(b"accept", b"").decode(errors="replace"),
+        **head,
+    )
+    status, ctype, answer = await _forward(route, variant, frame)
+    await _respond(
+        send, status, answer, ctype.encode(), [(b"x-invoked-variant", variant.name.encode())]
+    )
+
+
+async def v2(scope: Scope, receive: Receive, send: Send, path: str) -> None:
+    parts = [p for p in path.split("/") if p]  # ["v2", …]
+    method = scope["method"]
+    if parts[1:] == ["health", "live"]:
+        await _respond(send, 200, b'{"live":true}')
+        return
+    if parts[1:] == ["health", "ready"]:
+        if not routes.loaded:
+            await routes.refresh()
+        ready = routes.loaded
+        await _respond(send, 200 if ready else 503, json.dumps({"ready": ready}).encode())
+        return
+    if len(parts) < 3 or parts[1] != "models":
+        raise HttpError(404, "not_found", "No such v2 route.")
+    name = parts[2]
+    rest = parts[3:]
+    if len(rest) >= 2 and rest[0] == "versions":
+        rest = rest[2:]  # one version serves per endpoint variant: the path's is informative
+    headers = _headers(scope)
+    if rest == ["infer"]:
+        if method != "POST":
+            raise HttpError(405, "method_not_allowed", "Infer with POST.")
+        body = await _body(receive, headers)
+        op = protocol.INFER
+    elif rest == [] or rest == ["ready"]:
+        if method != "GET":
+            raise HttpError(405, "method_not_allowed", "Read a model's metadata with GET.")
+        body, op = b"", protocol.META
+    else:
+        raise HttpError(404, "not_found", "No such v2 route.")
+    route = await _authorize(headers, name)
+    variant = _pick(route, headers)
+    if rest == ["ready"]:
+        ready = any(v.upstreams for v in route.variants)
+        await _respond(
+            send, 200 if ready else 503, json.dumps({"name": name, "ready": ready}).encode()
+        )
+        return
+    # v2 answers in the name it was asked by: the endpoint's (or the target model's).
+    head = _model_header(route, headers)
+    frame = protocol.request_frame(op, body, **{"as": head.get("model", name), **head})
+    status, ctype, answer = await _forward(route, variant, frame)
+    await _respond(
+        send, status, answer, ctype.encode(), [(b"x-invoked-variant", variant.name.encode())]
+    )
+
+
+async def application(scope: Scope, receive: Receive, send: Send) -> None:
+    path: str = scope["path"]
+    try:
+        if path.startswith("/invocations/"):
+            name = path[len("/invocations/") :].strip("/")
+            await invoke(scope, receive, send, name)
+        else:
+            await v2(scope, receive, send, path)
+    except HttpError as exc:
+        await _respond(send, exc.status, exc.body)
+    except ConnectionResetError:
+        return
