@@ -85,7 +85,7 @@ class Predictor:
         probe = self.predict([self._probe_request()])[0] if self.batchable else None
         outputs = []
         if probe is not None:
-            for name, values in probe.columns.items():
+            for output, values in probe.columns.items():
                 kind = values.dtype.kind
                 datatype = (
                     "FP32"
@@ -95,7 +95,7 @@ class Predictor:
                     else ("INT64" if kind in "iu" else "BYTES")
                 )
                 outputs.append(
-                    {"name": name, "datatype": datatype, "shape": [-1, *values.shape[1:]]}
+                    {"name": output, "datatype": datatype, "shape": [-1, *values.shape[1:]]}
                 )
         return {
             "name": name or self.name,
