@@ -93,3 +93,45 @@ class ModelServer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint_id}/{self.variant}#{self.pk}"
+
+
+class TransformJob(models.Model):
+    """A batch transform: a model package scores every row of a dataset, and the predictions
+    (with the input columns asked for) become a new dataset. The Job runs it and holds its
+    status, progress and log; ``rows_done`` counts the rows scored so far."""
+
+    project = models.ForeignKey(
+        "studio.Project", on_delete=models.CASCADE, related_name="transform_jobs"
+    )
+    job = models.OneToOneField("studio.Job", on_delete=models.CASCADE, related_name="transform")
+    name = models.CharField(max_length=120)
+    # RESTRICT (PROTECT that still lets a whole project go): a package cannot be deleted
+    # while a transform names it, so every predictions dataset keeps the model that made it.
+    model_package = models.ForeignKey(
+        "registry.ModelPackage", on_delete=models.RESTRICT, related_name="transform_jobs"
+    )
+    # Datasets can be deleted from under a finished transform: the transform stays readable.
+    dataset = models.ForeignKey(
+        "studio.Dataset", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Input columns copied next to the predictions, in this order; ["*"] for all of them.
+    join_input = models.JSONField(default=list, blank=True)
+    output_name = models.CharField(max_length=200)
+    output_dataset = models.ForeignKey(
+        "studio.Dataset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    batch_rows = models.PositiveIntegerField(default=10_000)
+    instance_count = models.PositiveIntegerField(default=1)
+    rows_total = models.BigIntegerField(default=0)  # the input's rows when it was submitted
+    rows_done = models.BigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "-created_at"], name="transform_recent")]
+
+    def __str__(self) -> str:
+        return self.name
