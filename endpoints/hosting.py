@@ -108,7 +108,7 @@ class Host:
             while not stop.is_set():
                 try:
                     self.tick()
-                except Exception:
+                except Exception:  # a database hiccup must not end hosting
                     logger.exception("Model host tick failed")
                     close_old_connections()
                 stop.wait(TICK_SECONDS)

@@ -95,6 +95,31 @@ class ModelServer(models.Model):
         return f"{self.endpoint_id}/{self.variant}#{self.pk}"
 
 
+class EndpointMetric(models.Model):
+    """One router process's counts for one variant over about a second (the dashboard sums
+    the processes' rows)."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="metrics")
+    variant = models.CharField(max_length=63)
+    shadow = models.BooleanField(default=False)
+    time = models.DateTimeField()
+    seconds = models.FloatField(default=1.0)  # the interval the counts cover
+    invocations = models.PositiveIntegerField(default=0)
+    client_errors = models.PositiveIntegerField(default=0)  # 4xx: bad payloads
+    server_errors = models.PositiveIntegerField(default=0)  # 5xx: no instance, model failed
+    p50_ms = models.FloatField(null=True)
+    p99_ms = models.FloatField(null=True)
+    mean_ms = models.FloatField(null=True)
+    concurrency = models.FloatField(default=0.0)  # mean requests in flight
+
+    class Meta:
+        ordering = ["time", "id"]
+        indexes = [models.Index(fields=["endpoint", "time"], name="endpoint_metric_time")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint_id}/{self.variant}@{self.time:%H:%M:%S}"
+
+
 class TransformJob(models.Model):
     """A batch transform: a model package scores every row of a dataset, and the predictions
     (with the input columns asked for) become a new dataset. The Job runs it and holds its

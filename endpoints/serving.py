@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -31,8 +33,11 @@ from django.db.models import Count, Max
 
 from endpoints.choices import EndpointStatus, ServerStatus
 from endpoints.engine import protocol
+from endpoints.engine.capture import Event, new_event_id
+from endpoints.engine.capture import now as capture_time
 from endpoints.engine.router import Route, Upstream, UpstreamError, Variant, call_variant
 from endpoints.models import Endpoint, ModelServer
+from endpoints.recorder import recorder
 
 logger = logging.getLogger("endpoints.serving")
 
@@ -133,7 +138,7 @@ class RouteTable:
             if stamp == self.stamp and self.loaded and not force:
                 return
             stamp, endpoints = await in_db_thread(_load_routes)
-        except Exception:
+        except Exception:  # keep serving what we have
             logger.exception("Could not refresh the endpoint routes")
             return
         self.build(endpoints)
@@ -344,13 +349,69 @@ def _model_header(route: Route, headers: dict[bytes, bytes]) -> dict[str, Any]:
     return {"model": name}
 
 
-async def _forward(route: Route, variant: Variant, frame: bytes) -> tuple[int, str, bytes]:
+@dataclass
+class Captured:
+    """A sampled request: what its capture lines share."""
+
+    event_id: str
+    inference_id: str | None
+    content_type: str
+    body: bytes
+
+
+def _sample(
+    route: Route, headers: dict[bytes, bytes], content_type: str, body: bytes
+) -> Captured | None:
+    if route.capture_percent <= 0 or random.random() * 100.0 >= route.capture_percent:
+        return None
+    inference = headers.get(b"x-inference-id")
+    return Captured(
+        new_event_id(),
+        inference.decode(errors="replace") if inference else None,
+        content_type,
+        body,
+    )
+
+
+def _record(
+    route: Route,
+    variant: Variant,
+    captured: Captured,
+    answer: tuple[int, str, bytes],
+    seconds: float,
+    *,
+    shadow: bool = False,
+) -> None:
+    status, ctype, body = answer
+    recorder.capture.add(
+        Event(
+            event_id=captured.event_id,
+            time=capture_time(),
+            endpoint=route.name,
+            variant=variant.name,
+            status=status,
+            latency_ms=seconds * 1000.0,
+            input_type=captured.content_type,
+            input_data=captured.body,
+            output_type=ctype,
+            output_data=body,
+            shadow=shadow,
+            inference_id=captured.inference_id,
+        )
+    )
+
+
+async def _forward(
+    route: Route, variant: Variant, frame: bytes, captured: Captured | None = None
+) -> tuple[int, str, bytes]:
+    recorder.ensure_started(routes, in_db_thread)
     if route.shadow is not None and route.shadow.upstreams:
-        task = asyncio.create_task(_shadow(route.shadow, frame))
+        task = asyncio.create_task(_shadow(route, frame, captured))
         _background.add(task)
         task.add_done_callback(_background.discard)
+    started = time.perf_counter()
     try:
-        return await call_variant(variant, frame)
+        answer = await call_variant(variant, frame)
     except UpstreamError:
         # The route may predate a restart or an update: look again, once.
         await routes.refresh(force=True)
@@ -363,16 +424,24 @@ async def _forward(route: Route, variant: Variant, frame: bytes) -> tuple[int, s
                 f"Variant {variant.name} of {route.name} has no instance running.",
             )
         try:
-            return await call_variant(retry, frame)
+            answer = await call_variant(retry, frame)
         except UpstreamError as exc:
             raise HttpError(503, "unavailable", str(exc)) from None
+    if captured is not None:
+        _record(route, variant, captured, answer, time.perf_counter() - started)
+    return answer
 
 
-async def _shadow(variant: Variant, frame: bytes) -> None:
+async def _shadow(route: Route, frame: bytes, captured: Captured | None) -> None:
+    shadow = route.shadow
+    assert shadow is not None
+    started = time.perf_counter()
     try:
-        await call_variant(variant, frame)
+        answer = await call_variant(shadow, frame)
     except UpstreamError:
-        pass  # counted in the shadow's stats; a shadow never fails a live request
+        return  # counted in the shadow's stats; a shadow never fails a live request
+    if captured is not None:
+        _record(route, shadow, captured, answer, time.perf_counter() - started, shadow=True)
 
 
 # -------------------------------------------------------------------------------- handlers
@@ -440,7 +509,8 @@ async def v2(scope: Scope, receive: Receive, send: Send, path: str) -> None:
     # v2 answers in the name it was asked by: the endpoint's (or the target model's).
     head = _model_header(route, headers)
     frame = protocol.request_frame(op, body, **{"as": head.get("model", name), **head})
-    status, ctype, answer = await _forward(route, variant, frame)
+    captured = _sample(route, headers, "application/json", body) if op == protocol.INFER else None
+    status, ctype, answer = await _forward(route, variant, frame, captured)
     await _respond(
         send, status, answer, ctype.encode(), [(b"x-invoked-variant", variant.name.encode())]
     )

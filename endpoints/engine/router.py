@@ -128,12 +128,15 @@ class VariantStats:
     client_errors: int = 0
     server_errors: int = 0
     latencies: list[float] = field(default_factory=list)
+    # The sum of the requests' times: over the interval's length, the mean in flight.
+    busy_seconds: float = 0.0
 
     #: The most latencies kept per interval (a uniform sample past that).
     KEEP = 2000
 
     def observe(self, status: int, seconds: float) -> None:
         self.count += 1
+        self.busy_seconds += seconds
         if 400 <= status < 500:
             self.client_errors += 1
         elif status >= 500:
@@ -146,9 +149,12 @@ class VariantStats:
                 self.latencies[slot] = seconds
 
     def take(self) -> VariantStats:
-        taken = VariantStats(self.count, self.client_errors, self.server_errors, self.latencies)
+        taken = VariantStats(
+            self.count, self.client_errors, self.server_errors, self.latencies, self.busy_seconds
+        )
         self.count = self.client_errors = self.server_errors = 0
         self.latencies = []
+        self.busy_seconds = 0.0
         return taken
 
 

@@ -117,7 +117,7 @@ def _rss() -> int:
         import psutil
 
         return int(psutil.Process().memory_info().rss)
-    except Exception:
+    except Exception:  # a size estimate only
         return 0
 
 
@@ -173,7 +173,7 @@ class Server:
                 groups.setdefault(name, []).append((slot, predictor, request))
             except PayloadError as exc:
                 answers[slot] = self._error(exc.status, exc.code, exc.message, exc.field)
-            except Exception as exc:
+            except Exception as exc:  # a model that fails to load, say
                 answers[slot] = self._error(500, "model_error", f"{type(exc).__name__}: {exc}")
         for items in groups.values():
             predictor = items[0][1]
@@ -183,7 +183,7 @@ class Server:
                 for (slot, _, request), out in zip(items, outputs, strict=True):
                     ctype, data = predictor.encode(request, out)
                     answers[slot] = protocol.response_frame(200, ctype, data)
-            except Exception as exc:
+            except Exception as exc:  # the model raised on these rows
                 message = f"The model could not predict: {type(exc).__name__}: {exc}"
                 for slot, _, _ in items:
                     answers[slot] = self._error(422, "prediction_failed", message)
@@ -270,7 +270,7 @@ def main(argv: list[str]) -> int:
         pass
     try:
         asyncio.run(serve(manifest))
-    except Exception as exc:
+    except Exception as exc:  # the reason goes to the log the host reads
         print(
             f"The model server could not start: {type(exc).__name__}: {exc}",
             file=sys.stderr,
