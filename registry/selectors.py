@@ -76,8 +76,11 @@ def model_package_list(
     if project_id is not None:
         qs = qs.filter(project=access_project(user, project_id))
     if group not in (None, ""):
-        by_name = Q(group__name=str(group))
-        qs = qs.filter(by_name | Q(group_id=int(group)) if str(group).isdigit() else by_name)
+        # A group's name may itself be digits ("2024"): a number matches either.
+        wanted = Q(group__name=str(group))
+        if str(group).isdecimal() and str(group).isascii():
+            wanted |= Q(group_id=int(group))
+        qs = qs.filter(wanted)
     if approval_status:
         qs = qs.filter(approval_status=approval_status)
     if status:
