@@ -13,9 +13,17 @@ from rest_framework.response import Response
 
 from endpoints import selectors, services
 from endpoints.choices import EndpointStatus
-from endpoints.models import Endpoint
+from endpoints.models import Endpoint, TransformJob
+from endpoints.transform import (
+    access_transform_job,
+    transform_job_create,
+    transform_job_list,
+    transform_job_stop,
+)
 from studio.api.views import check_filters, validated
+from studio.choices import JobStatus
 from studio.errors import ServiceError
+from studio.models import Dataset
 from studio.selectors import access_project
 
 VARIANTS_HELP = (
@@ -200,3 +208,172 @@ class EndpointViewSet(viewsets.GenericViewSet):
         """The model servers behind the endpoint: variant, host, status, restarts."""
         endpoint = selectors.access_endpoint(request.user, pk)
         return Response({"instances": selectors.endpoint_instances(endpoint)})
+
+    @extend_schema(parameters=[OpenApiParameter("seconds", int)], responses=dict)
+    @action(detail=True, methods=["get"])
+    def metrics(self, request: Request, pk: str) -> Response:
+        """Traffic over the last ``seconds`` (default 300, at most a day), per variant and per
+        second: ``invocations_per_second``, ``p50_ms``, ``p99_ms``, ``errors``,
+        ``concurrency``; and ``totals`` with each variant's ``share`` of the live traffic."""
+        endpoint = selectors.access_endpoint(request.user, pk)
+        filters = check_filters(request, {"seconds"})
+        try:
+            seconds = int(filters.get("seconds", 300))
+        except ValueError:
+            seconds = -1
+        if not 1 <= seconds <= 86_400:
+            raise ServiceError("invalid", "seconds is between 1 and 86400.", field="seconds")
+        return Response(selectors.endpoint_metrics(endpoint, seconds=seconds))
+
+
+# --------------------------------------------------------------------------- batch transform
+
+
+class TransformJobIn(serializers.Serializer):
+    project = serializers.IntegerField()
+    name = serializers.CharField(max_length=120)
+    model_package = serializers.IntegerField(help_text="A Completed model package's id")
+    dataset = serializers.IntegerField(help_text="A Ready dataset's id")
+    join_input = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='Input columns copied beside the predictions: ["id", "city"], or ["*"]',
+    )
+    batch_rows = serializers.JSONField(
+        required=False, allow_null=True, help_text="Rows scored at a time (default 10000)"
+    )
+    instance_count = serializers.JSONField(
+        required=False, allow_null=True, help_text="Processes sharing the row groups (1–16)"
+    )
+    output_name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text='The predictions dataset\'s name (default "<dataset>-predictions")',
+    )
+
+
+class TransformJobOut(serializers.ModelSerializer):
+    status = serializers.CharField(source="job.status")
+    failure_reason = serializers.CharField(source="job.failure_reason")
+    pending_reason = serializers.CharField(source="job.pending_reason")
+    progress = serializers.FloatField(source="job.progress")
+    started_at = serializers.DateTimeField(source="job.started_at")
+    finished_at = serializers.DateTimeField(source="job.finished_at")
+    duration_seconds = serializers.FloatField(source="job.duration_seconds")
+    created_by = serializers.CharField(source="created_by.username", default=None)
+    model_package = serializers.SerializerMethodField()
+    dataset = serializers.SerializerMethodField()
+    output_dataset = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TransformJob
+        fields = [
+            "id",
+            "project",
+            "name",
+            "job",
+            "status",
+            "model_package",
+            "dataset",
+            "join_input",
+            "output_name",
+            "output_dataset",
+            "batch_rows",
+            "instance_count",
+            "rows_total",
+            "rows_done",
+            "progress",
+            "failure_reason",
+            "pending_reason",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+        ]
+
+    def get_model_package(self, obj: TransformJob) -> dict[str, Any]:
+        package = obj.model_package
+        return {
+            "id": package.pk,
+            "group": package.group.name,
+            "version": package.version,
+            "approval_status": package.approval_status,
+        }
+
+    @staticmethod
+    def _dataset(dataset: Dataset | None) -> dict[str, Any] | None:
+        if dataset is None:
+            return None
+        return {
+            "id": dataset.pk,
+            "name": dataset.name,
+            "version": dataset.version,
+            "num_rows": dataset.num_rows,
+        }
+
+    def get_dataset(self, obj: TransformJob) -> dict[str, Any] | None:
+        return self._dataset(obj.dataset)
+
+    def get_output_dataset(self, obj: TransformJob) -> dict[str, Any] | None:
+        return self._dataset(obj.output_dataset)
+
+
+class TransformJobViewSet(viewsets.GenericViewSet):
+    """Batch transform: a Completed model package (approval is not needed) scores every row
+    of a dataset on the cpu queue; the predictions, with the input columns of
+    ``join_input``, become a new dataset (``output_dataset`` once Completed)."""
+
+    serializer_class = TransformJobOut
+    queryset = TransformJob.objects.none()
+    FILTERS = {"project", "status"}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("project", int),
+            OpenApiParameter("status", str, enum=JobStatus.values),
+        ],
+        responses=TransformJobOut(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        filters = check_filters(request, self.FILTERS)
+        if filters.get("status") and filters["status"] not in JobStatus.values:
+            raise ServiceError("invalid", f"Unknown status {filters['status']!r}.", field="status")
+        qs = transform_job_list(
+            request.user, project_id=filters.get("project"), status=filters.get("status")
+        )
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(TransformJobOut(page, many=True).data)
+
+    @extend_schema(request=TransformJobIn, responses={201: TransformJobOut})
+    def create(self, request: Request) -> Response:
+        data = validated(TransformJobIn, request.data)
+        project = access_project(request.user, data["project"], write=True)
+        transform = transform_job_create(
+            project=project,
+            user=request.user,
+            name=data["name"],
+            model_package=data["model_package"],
+            dataset=data["dataset"],
+            join_input=data.get("join_input"),
+            batch_rows=data.get("batch_rows"),
+            instance_count=data.get("instance_count"),
+            output_name=data.get("output_name"),
+        )
+        # Inline (tests, notebooks) the job has run by now: show how it ended.
+        transform = access_transform_job(request.user, transform.pk)
+        return Response(TransformJobOut(transform).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=TransformJobOut)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(TransformJobOut(access_transform_job(request.user, pk)).data)
+
+    @extend_schema(request=None, responses=TransformJobOut)
+    @action(detail=True, methods=["post"])
+    def stop(self, request: Request, pk: str) -> Response:
+        """Stop the transform: at once if it has not started, else at its next batch; no
+        predictions dataset is made. 409 when it has already ended."""
+        transform = access_transform_job(request.user, pk, write=True)
+        transform_job_stop(transform=transform, user=request.user)
+        return Response(TransformJobOut(access_transform_job(request.user, pk)).data)

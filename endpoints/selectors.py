@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from endpoints.models import Endpoint, ModelServer
+from endpoints.models import Endpoint, EndpointMetric, ModelServer
 from studio.selectors import access_project, check_role, membership_of, readable_project_ids
 
 
@@ -73,3 +75,71 @@ def endpoints_serving_package(package: Any) -> list[Endpoint]:
                 found.append(endpoint)
                 break
     return found
+
+
+def endpoint_metrics(endpoint: Endpoint, *, seconds: int = 300) -> dict[str, Any]:
+    """The endpoint's traffic over the last ``seconds``, per variant and per second:
+    invocations per second, latency p50/p99, errors, mean requests in flight; and totals
+    with each live variant's share of the traffic (the split as it happened).
+
+    Rows of several router processes for the same second add up; their percentiles are
+    combined by invocation-weighted mean (p50) and maximum (p99)."""
+    since = timezone.now() - timedelta(seconds=seconds)
+    rows = EndpointMetric.objects.filter(endpoint=endpoint, time__gte=since).order_by("time")
+    per: dict[str, dict[Any, dict[str, Any]]] = {}
+    shadows: set[str] = set()
+    for row in rows:
+        if row.shadow:
+            shadows.add(row.variant)
+        bucket = per.setdefault(row.variant, {}).setdefault(
+            row.time,
+            {
+                "n": 0,
+                "seconds": 0.0,
+                "client": 0,
+                "server": 0,
+                "p50w": 0.0,
+                "p99": None,
+                "busy": 0.0,
+            },
+        )
+        bucket["n"] += row.invocations
+        bucket["seconds"] = max(bucket["seconds"], row.seconds)
+        bucket["client"] += row.client_errors
+        bucket["server"] += row.server_errors
+        bucket["busy"] += row.concurrency
+        if row.p50_ms is not None:
+            bucket["p50w"] += row.p50_ms * row.invocations
+        if row.p99_ms is not None:
+            bucket["p99"] = max(bucket["p99"] or 0.0, row.p99_ms)
+    variants: dict[str, Any] = {}
+    totals: dict[str, dict[str, Any]] = {}
+    for name, buckets in per.items():
+        times = sorted(buckets)
+        series = [buckets[t] for t in times]
+        variants[name] = {
+            "shadow": name in shadows,
+            "time": [t.isoformat() for t in times],
+            "invocations_per_second": [
+                round(b["n"] / b["seconds"], 3) if b["seconds"] else 0.0 for b in series
+            ],
+            "p50_ms": [round(b["p50w"] / b["n"], 3) if b["n"] else None for b in series],
+            "p99_ms": [round(b["p99"], 3) if b["p99"] is not None else None for b in series],
+            "errors": [b["client"] + b["server"] for b in series],
+            "concurrency": [round(b["busy"], 3) for b in series],
+        }
+        count = sum(b["n"] for b in series)
+        totals[name] = {
+            "invocations": count,
+            "client_errors": sum(b["client"] for b in series),
+            "server_errors": sum(b["server"] for b in series),
+            "shadow": name in shadows,
+        }
+    live_total = sum(t["invocations"] for t in totals.values() if not t["shadow"])
+    for total in totals.values():
+        total["share"] = (
+            round(total["invocations"] / live_total, 4)
+            if live_total and not total["shadow"]
+            else None
+        )
+    return {"window_seconds": seconds, "variants": variants, "totals": totals}

@@ -455,17 +455,20 @@ async def invoke(scope: Scope, receive: Receive, send: Send, name: str) -> None:
     route = await _authorize(headers, name)
     variant = _pick(route, headers)
     head = _model_header(route, headers)
+    content_type = headers.get(b"content-type", b"").decode(errors="replace")
     frame = protocol.request_frame(
         protocol.INVOKE,
         body,
-        ct=headers.get(b"content-type", b"").decode(errors="replace"),
+        ct=content_type,
         accept=headers.get(b"accept", b"").decode(errors="replace"),
         **head,
     )
-    status, ctype, answer = await _forward(route, variant, frame)
-    await _respond(
-        send, status, answer, ctype.encode(), [(b"x-invoked-variant", variant.name.encode())]
-    )
+    captured = _sample(route, headers, content_type, body)
+    status, ctype, answer = await _forward(route, variant, frame, captured)
+    extra = [(b"x-invoked-variant", variant.name.encode())]
+    if captured is not None:
+        extra.append((b"x-event-id", captured.event_id.encode()))
+    await _respond(send, status, answer, ctype.encode(), extra)
 
 
 async def v2(scope: Scope, receive: Receive, send: Send, path: str) -> None:

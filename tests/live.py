@@ -8,7 +8,9 @@ scratch databases and the environment come from ``bench.stack``, which the bench
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -48,6 +50,23 @@ class LiveStudio(bench.stack.LiveStudio):
         response = self.api("POST", "/api/v1/jobs/", json=body)
         assert response.status_code == 201, response.text
         return dict(response.json())
+
+    def create_user_token(self, username: str) -> str:
+        """A user of a project of their own (a stranger to ``project``) and their token."""
+        out = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", bench.stack.SETUP_SCRIPT],
+            env={
+                **self.env,
+                "SCRATCH_USER": username,
+                "SCRATCH_PASSWORD": f"{username}-pw-123",
+                "SCRATCH_PROJECT": f"{username}'s project",
+            },
+            cwd=bench.stack.ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return str(json.loads(out.strip().splitlines()[-1])["token"])
 
     def start_worker(self, name: str = "worker") -> None:
         self.stack.start(
