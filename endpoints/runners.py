@@ -6,14 +6,18 @@ first one created (same spec, not retired), so it only waits for what is still m
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 import time
+from contextlib import ExitStack
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 
 from endpoints.choices import ServerStatus
-from endpoints.models import Endpoint, ModelServer
+from endpoints.models import Endpoint, ModelServer, TransformJob
 from endpoints.services import (
     DEPLOY_JOB_KIND,
     deploy_abandon,
@@ -21,8 +25,18 @@ from endpoints.services import (
     deploy_plan,
     live_hosts,
 )
-from studio.choices import JobStatus, Queue
+from endpoints.transform import (
+    TRANSFORM_JOB_KIND,
+    transform_job_finish,
+    transform_job_progress,
+    transform_job_started,
+)
+from registry.models import PackageStatus
+from studio import storage
+from studio.choices import DatasetStatus, JobStatus, Queue
+from studio.errors import ServiceError
 from studio.jobs import JobContext, JobFailed, register_runner
+from studio.jobs.sandbox import memory_failure, run_limited
 from studio.models import Job
 
 POLL_SECONDS = 0.2
@@ -99,3 +113,120 @@ def deploy(ctx: JobContext) -> dict[str, Any]:
     endpoint = deploy_commit(endpoint_id=endpoint_id, servers=ids)
     ctx.log(f"{endpoint.name} is InService (generation {endpoint.generation}).")
     return {"endpoint": endpoint.pk, "generation": endpoint.generation}
+
+
+# --- batch transform ----------------------------------------------------------------------
+class _RowsDone:
+    """Keeps ``rows_done`` of a transform current from its child's progress lines, at most
+    once a second (the job's own progress is written by the framework)."""
+
+    INTERVAL = 1.0
+
+    def __init__(self, transform_id: int) -> None:
+        self.transform_id = transform_id
+        self.rows = 0
+        self.saved = 0
+        self.last = 0.0
+
+    def message(self, message: dict[str, Any]) -> None:
+        rows = message.get("rows_done")
+        if isinstance(rows, int) and rows > self.rows:
+            self.rows = rows
+            self.tick()
+
+    def tick(self) -> None:
+        if self.rows != self.saved and time.monotonic() - self.last >= self.INTERVAL:
+            self.save()
+
+    def save(self) -> None:
+        self.last = time.monotonic()
+        self.saved = self.rows
+        transform_job_progress(transform_id=self.transform_id, rows_done=self.rows)
+
+
+def _transform_failure(status: int, messages: list[dict[str, Any]], stderr_tail: str) -> str:
+    for message in reversed(messages):
+        error = message.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message") or "The transform failed.")
+    if memory_failure(status, stderr_tail):
+        return (
+            "The transform ran out of memory (limit "
+            f"{settings.SEXTANT_PROCESSING_MEMORY_MB} MiB per instance, "
+            "SEXTANT_PROCESSING_MEMORY_MB): try fewer batch_rows."
+        )
+    lines = stderr_tail.strip().splitlines()
+    return f"The transform failed: {lines[-1] if lines else f'exit status {status}'}"
+
+
+@register_runner(TRANSFORM_JOB_KIND, queue=Queue.CPU, title="Batch transform")
+def run_transform_job(ctx: JobContext) -> dict[str, Any]:
+    """Score the dataset with the package in a limited child process (the archive is a
+    pickle), then register the predictions as a new dataset and link it."""
+    transform = (
+        TransformJob.objects.select_related("model_package__group", "dataset", "output_dataset")
+        .filter(job_id=ctx.job_id)
+        .first()
+    )
+    if transform is None:
+        raise JobFailed("The transform job no longer exists.")
+    if transform.output_dataset is not None:  # a redelivered run after success
+        return _transform_outputs(transform.pk, transform.output_dataset.pk, transform.rows_done)
+    package, dataset = transform.model_package, transform.dataset
+    if dataset is None or dataset.status != DatasetStatus.READY:
+        raise JobFailed("The input dataset was deleted or is no longer Ready.")
+    if package.status != PackageStatus.COMPLETED or not package.artifact_key:
+        raise JobFailed(f"Model package {package} is {package.status}, not Completed.")
+    transform_job_started(transform_id=transform.pk)
+    workdir = ctx.workdir
+    output = workdir / "predictions.parquet"
+    rows_done = _RowsDone(transform.pk)
+    instances = transform.instance_count
+    with ExitStack() as stack:
+        spec = {
+            "input": str(stack.enter_context(storage.open_local(dataset.data_key))),
+            "model": str(stack.enter_context(storage.open_local(package.artifact_key))),
+            "output": str(output),
+            "batch_rows": transform.batch_rows,
+            "instance_count": instances,
+            "join_input": transform.join_input,
+            "workdir": str(workdir / "parts"),
+        }
+        (workdir / "spec.json").write_text(json.dumps(spec))
+        ctx.log(
+            f"Scoring {dataset.name} v{dataset.version} ({dataset.num_rows or 0:,} rows) with "
+            f"{package}, {instances} instance(s), batches of {transform.batch_rows:,} rows."
+        )
+        # The instances share the machine's cores rather than each taking all of them.
+        threads = max(1, (os.cpu_count() or 1) // instances)
+        status, messages, stderr_tail = run_limited(
+            ctx,
+            [sys.executable, "-m", "endpoints.engine.transform", str(workdir / "spec.json")],
+            workdir=workdir,
+            timeout=ctx.max_runtime or float(settings.SEXTANT_PROCESSING_TIMEOUT),
+            env={"OMP_NUM_THREADS": str(threads)},
+            on_message=rows_done.message,
+            on_tick=rows_done.tick,
+        )
+    rows_done.save()  # where it stopped, whatever comes next
+    result_path = workdir / "result.json"
+    if status != 0 or not result_path.exists() or not output.exists():
+        raise JobFailed(_transform_failure(status, messages, stderr_tail))
+    result = json.loads(result_path.read_text())
+    try:
+        transform = transform_job_finish(
+            transform_id=transform.pk, path=output, rows=int(result["rows"])
+        )
+    except ServiceError as exc:
+        raise JobFailed(exc.message)
+    predictions = transform.output_dataset
+    assert predictions is not None
+    ctx.log(
+        f"Wrote dataset {predictions.name} v{predictions.version}: {result['rows']:,} rows, "
+        f"columns {', '.join(result['columns'])} ({result['seconds']:.1f} s)."
+    )
+    return _transform_outputs(transform.pk, predictions.pk, int(result["rows"]))
+
+
+def _transform_outputs(transform_id: int, dataset_id: int, rows: int) -> dict[str, Any]:
+    return {"transform_job": transform_id, "dataset": dataset_id, "rows": rows}

@@ -47,8 +47,8 @@ NAVIGATION: list[tuple[str, list[NavItem]]] = [
         "Deploy & Monitor",
         [
             NavItem("Models", "model-group-list", "box"),
-            NavItem("Endpoints", None, "globe"),
-            NavItem("Batch transform", None, "stack"),
+            NavItem("Endpoints", "endpoint-list", "globe"),
+            NavItem("Batch transform", "transform-job-list", "stack"),
             NavItem("Monitoring", None, "activity"),
             NavItem("Edge", None, "chip"),
         ],
