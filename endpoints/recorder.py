@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from endpoints.engine.capture import CaptureBuffer, file_name, now
 from endpoints.engine.router import Route, VariantStats
+from endpoints.models import EndpointMetric
 from studio import storage
 
 logger = logging.getLogger("endpoints.recorder")
@@ -47,16 +48,12 @@ def summarize(stats: VariantStats, seconds: float) -> dict[str, Any]:
 
 
 def write_metrics(rows: list[dict[str, Any]]) -> None:
-    from endpoints.models import EndpointMetric
-
     if not rows:
         return
     EndpointMetric.objects.bulk_create([EndpointMetric(**row) for row in rows])
 
 
 def prune_metrics() -> None:
-    from endpoints.models import EndpointMetric
-
     cutoff = timezone.now() - timezone.timedelta(seconds=KEEP_SECONDS)
     EndpointMetric.objects.filter(time__lt=cutoff).delete()
 

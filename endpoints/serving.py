@@ -25,11 +25,16 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.db import close_old_connections
 from django.db.models import Count, Max
+from django.http import parse_cookie
+from django.utils.crypto import constant_time_compare
+from rest_framework.authtoken.models import Token
 
 from endpoints.choices import EndpointStatus, ServerStatus
 from endpoints.engine import protocol
@@ -38,6 +43,8 @@ from endpoints.engine.capture import now as capture_time
 from endpoints.engine.router import Route, Upstream, UpstreamError, Variant, call_variant
 from endpoints.models import Endpoint, ModelServer
 from endpoints.recorder import recorder
+from studio.models import Membership
+from studio.models.projects import READ_ROLES
 
 logger = logging.getLogger("endpoints.serving")
 
@@ -192,23 +199,39 @@ class RouteTable:
 
 
 def _token_projects(key: str) -> frozenset[int] | None:
-    from rest_framework.authtoken.models import Token
-
-    from studio.models import Membership
-    from studio.models.projects import READ_ROLES
-
     token = Token.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:
         return None
+    return _user_projects(token.user)
+
+
+def _user_projects(user: Any) -> frozenset[int]:
     return frozenset(
-        Membership.objects.filter(user=token.user, role__in=READ_ROLES).values_list(
+        Membership.objects.filter(user=user, role__in=READ_ROLES).values_list(
             "project_id", flat=True
         )
     )
 
 
+def _session_projects(key: str) -> frozenset[int] | None:
+    """The projects of a logged-in session's user (the checks Django's auth makes)."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    user_id = store.get(SESSION_KEY)
+    if user_id is None:
+        return None
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not constant_time_compare(
+        store.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()
+    ):
+        return None
+    return _user_projects(user)
+
+
 class TokenCache:
-    def __init__(self) -> None:
+    """Who may call, by credential, for a few seconds: ``lookup`` reads the database."""
+
+    def __init__(self, lookup: Callable[[str], frozenset[int] | None]) -> None:
+        self.lookup = lookup
         self.entries: dict[str, tuple[float, frozenset[int] | None]] = {}
 
     async def projects(self, key: str) -> frozenset[int] | None:
@@ -216,7 +239,7 @@ class TokenCache:
         entry = self.entries.get(key)
         if entry is not None and entry[0] > now:
             return entry[1]
-        found = await in_db_thread(lambda: _token_projects(key))
+        found = await in_db_thread(lambda: self.lookup(key))
         ttl = TOKEN_TTL_SECONDS if found is not None else BAD_TOKEN_TTL_SECONDS
         if len(self.entries) > 10_000:
             self.entries.clear()
@@ -230,7 +253,8 @@ class TokenCache:
 routes = RouteTable()
 # Shadow calls in flight (the event loop keeps only weak references to tasks).
 _background: set[asyncio.Task[None]] = set()
-tokens = TokenCache()
+tokens = TokenCache(_token_projects)
+sessions = TokenCache(_session_projects)
 
 
 # -------------------------------------------------------------------------------- helpers
@@ -281,19 +305,42 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
+async def _allowed_projects(headers: dict[bytes, bytes]) -> frozenset[int]:
+    """The projects the caller may invoke in: from an API token, or from the studio's
+    session cookie with its CSRF token echoed in ``X-CSRFToken`` (the endpoint page's
+    test panel); 401 otherwise."""
+    auth = headers.get(b"authorization", b"").decode(errors="replace").split()
+    if len(auth) == 2 and auth[0].lower() in ("token", "bearer"):
+        allowed = await tokens.projects(auth[1])
+        if allowed is None:
+            raise HttpError(401, "invalid_token", "This API token is not valid.", "Authorization")
+        return allowed
+    cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
+    session = cookies.get(settings.SESSION_COOKIE_NAME)
+    if session and not auth:
+        csrf = cookies.get(settings.CSRF_COOKIE_NAME, "")
+        echoed = headers.get(b"x-csrftoken", b"").decode(errors="replace")
+        if not csrf or not constant_time_compare(csrf, echoed):
+            raise HttpError(
+                403,
+                "csrf_failed",
+                "A request with the studio's session must echo its CSRF token in X-CSRFToken.",
+                "X-CSRFToken",
+            )
+        allowed = await sessions.projects(session)
+        if allowed is not None:
+            return allowed
+    raise HttpError(
+        401,
+        "not_authenticated",
+        "Send an API token: Authorization: Token <key>.",
+        "Authorization",
+    )
+
+
 async def _authorize(headers: dict[bytes, bytes], name: str) -> Route:
     """The endpoint's route, for a caller who may read its project (else 401 / 404)."""
-    auth = headers.get(b"authorization", b"").decode(errors="replace").split()
-    if len(auth) != 2 or auth[0].lower() not in ("token", "bearer"):
-        raise HttpError(
-            401,
-            "not_authenticated",
-            "Send an API token: Authorization: Token <key>.",
-            "Authorization",
-        )
-    allowed = await tokens.projects(auth[1])
-    if allowed is None:
-        raise HttpError(401, "invalid_token", "This API token is not valid.", "Authorization")
+    allowed = await _allowed_projects(headers)
     route = await routes.get(name)
     if route is None:
         # An endpoint created a moment ago may not be in the table yet.

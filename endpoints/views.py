@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from endpoints import selectors
+from endpoints.engine.capture import PREFIX as CAPTURE_PREFIX
+from endpoints.models import Endpoint
+from registry.models import ModelPackage
+from registry.selectors import package_lineage
 from studio import selectors as studio_selectors
 from studio.models import Project
 from studio.navigation import current_project, enter_project
@@ -45,11 +52,61 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _variant_rows(endpoint: Endpoint, config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The live (or pending) variants with their packages and instances, for the page."""
+    wanted = list(config.get("variants", []))
+    if config.get("shadow"):
+        wanted.append({**config["shadow"], "shadow": True})
+    ids = {m["package"] for v in wanted for m in v.get("models", [])}
+    packages = {
+        p.pk: p
+        for p in ModelPackage.objects.filter(pk__in=ids).select_related("group", "training_job")
+    }
+    instances = selectors.endpoint_instances(endpoint)
+    rows = []
+    for v in wanted:
+        mine = [i for i in instances if i["variant"] == v["name"] and i["live"]]
+        rows.append(
+            {
+                "name": v["name"],
+                "shadow": bool(v.get("shadow")),
+                "weight": v.get("weight", 0.0),
+                "instance_count": v.get("instance_count", 1),
+                "running": sum(i["status"] == "Running" for i in mine),
+                "models": [packages.get(m["package"]) for m in v.get("models", [])],
+                "model_names": [m["name"] for m in v.get("models", [])],
+                "multi_model": v.get("multi_model", False),
+            }
+        )
+    return rows
+
+
+def _example(packages: list[ModelPackage]) -> dict[str, str]:
+    """A request body to start the test panel from: one row of the input schema."""
+    if not packages:
+        return {"csv": "", "json": ""}
+    schema = (packages[0].metadata or {}).get("input_schema") or []
+    values: list[Any] = [0 if c.get("kind") == "numeric" else "" for c in schema]
+    return {
+        "csv": ",".join(str(v) for v in values),
+        "json": json.dumps(
+            {"instances": [dict(zip([c["name"] for c in schema], values, strict=True))]}, indent=2
+        ),
+        "columns": ", ".join(c["name"] for c in schema),
+    }
+
+
 @login_required
 def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The endpoint's dashboard: live traffic, latency and errors per variant, the split,
+    the variants' models and lineage, the instances, data capture and a test panel."""
     endpoint = selectors.access_endpoint(request.user, pk)
     enter_project(request, endpoint.project_id)
     config = endpoint.config or endpoint.pending_config or {}
+    variants = _variant_rows(endpoint, config)
+    first = [p for v in variants for p in v["models"] if p is not None]
+    lineage = package_lineage(first[0]) if first else None
+    capture = config.get("data_capture") or {}
     return render(
         request,
         "endpoints/endpoint_detail.html",
@@ -57,10 +114,15 @@ def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "section": SECTION,
             "endpoint": endpoint,
             "project": endpoint.project,
-            "variants": config.get("variants", []),
-            "shadow": config.get("shadow"),
-            "capture": config.get("data_capture") or {},
+            "variants": variants,
+            "live_variants": [v for v in variants if not v["shadow"]],
+            "multi_model": bool(config.get("multi_model")),
+            "capture_percent": capture.get("percent", 0.0),
+            "capture_prefix": f"{CAPTURE_PREFIX}/{endpoint.name}/",
             "instances": selectors.endpoint_instances(endpoint),
+            "lineage": lineage,
+            "example": _example(first),
+            "invoke_path": f"/invocations/{endpoint.name}",
             "can_write": _can_write(request, endpoint.project_id),
         },
     )

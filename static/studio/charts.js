@@ -211,9 +211,50 @@
     return loading;
   }
 
+  // Live series over wall-clock time, one trace per name: series is
+  // {name: {x: [iso times], y: [values], dash: bool}}; yTitle names the unit.
+  function timeseries(el, yTitle, series, filename) {
+    var names = Object.keys(series);
+    var traces = names.map(function (name, i) {
+      var s = series[name];
+      return {
+        type: "scatter", mode: s.x.length > 40 ? "lines" : "lines+markers", name: name,
+        x: s.x, y: s.y, connectgaps: false,
+        line: { color: PALETTE[(s.color === undefined ? i : s.color) % PALETTE.length], width: 2,
+                dash: s.dash ? "dot" : "solid" },
+        marker: { size: 4 },
+        hovertemplate: "%{x|%H:%M:%S}<br><b>%{y:.4g}</b> " + yTitle + "<extra>" + name + "</extra>",
+      };
+    });
+    var layout = {
+      margin: { l: 56, r: 14, t: 8, b: 36 }, height: el.clientHeight || 220,
+      font: FONT, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      showlegend: names.length > 0, legend: { orientation: "h", y: 1.16, x: 0 }, hovermode: "x",
+      xaxis: { type: "date", gridcolor: GRID, zeroline: false, linecolor: "#d3d6dd", tickformat: "%H:%M:%S" },
+      yaxis: { title: { text: yTitle }, gridcolor: GRID, zeroline: false, rangemode: "tozero", tickformat: "~g" },
+      hoverlabel: { bgcolor: "#16181d", bordercolor: "#16181d", font: { color: "#fff", size: 11 } },
+    };
+    draw(el, traces, layout, filename);
+  }
+
+  // Shares of a whole (the traffic split): labels and values, in the palette's order.
+  function donut(el, labels, values, filename) {
+    var trace = {
+      type: "pie", hole: 0.6, labels: labels, values: values, sort: false,
+      marker: { colors: labels.map(function (_, i) { return PALETTE[i % PALETTE.length]; }) },
+      textinfo: "percent", hovertemplate: "%{label}<br><b>%{value:,}</b> calls (%{percent})<extra></extra>",
+    };
+    var layout = {
+      margin: { l: 8, r: 8, t: 8, b: 8 }, height: el.clientHeight || 220, font: FONT,
+      paper_bgcolor: "rgba(0,0,0,0)", showlegend: true, legend: { orientation: "v", x: 1, y: 0.5 },
+    };
+    draw(el, [trace], layout, filename);
+  }
+
   document.addEventListener("studio:shown", function (ev) { drawPending(ev.target); });
   document.addEventListener("DOMContentLoaded", function () { drawPending(document); });
 
   window.SextantCharts = { palette: PALETTE, histogram: histogram, metric: metric,
-                           curves: curves, bars: bars, figure: figure, ensurePlotly: ensurePlotly, fmt: fmt };
+                           curves: curves, bars: bars, figure: figure, ensurePlotly: ensurePlotly, fmt: fmt,
+                           timeseries: timeseries, donut: donut };
 })();
