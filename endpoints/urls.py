@@ -10,6 +10,7 @@ router.register("transform-jobs", TransformJobViewSet, basename="api-transform-j
 
 urlpatterns = [
     path("endpoints/", views.endpoint_list, name="endpoint-list"),
+    path("endpoints/new/", views.endpoint_new, name="endpoint-new"),
     path("endpoints/<int:pk>/", views.endpoint_detail, name="endpoint-detail"),
     path("transform-jobs/", transform_views.transform_job_list, name="transform-job-list"),
     path("transform-jobs/new/", transform_views.transform_job_new, name="transform-job-new"),

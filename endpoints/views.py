@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from endpoints import selectors
 from endpoints.engine.capture import PREFIX as CAPTURE_PREFIX
@@ -46,7 +47,15 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
         {
             "section": SECTION,
             "project": project,
-            "endpoints": list(endpoints[:200]),
+            "rows": [
+                {
+                    "e": e,
+                    "variants": [
+                        v["name"] for v in (e.config or e.pending_config or {}).get("variants", [])
+                    ],
+                }
+                for e in endpoints[:200]
+            ],
             "can_write": _can_write(request, project.pk),
         },
     )
@@ -94,6 +103,52 @@ def _example(packages: list[ModelPackage]) -> dict[str, str]:
         ),
         "columns": ", ".join(c["name"] for c in schema),
     }
+
+
+def _packages(project: Project) -> list[dict[str, Any]]:
+    """The project's servable packages for the form, newest version first per group."""
+    packages = (
+        ModelPackage.objects.filter(project=project, status="Completed")
+        .select_related("group")
+        .order_by("group__name", "-version")[:500]
+    )
+    return [
+        {
+            "id": p.pk,
+            "label": f"{p.group.name} v{p.version}",
+            "approval": p.approval_status,
+            "deployable": p.approval_status == "Approved" or project.allow_unapproved_deployments,
+        }
+        for p in packages
+    ]
+
+
+@login_required
+def endpoint_new(request: HttpRequest) -> HttpResponse:
+    """The form posts to the API from the page; errors show beside their fields.
+    ``?model_package=<id>`` preselects the first variant's model (the package page's Deploy)."""
+    project = _project(request)
+    if project is None:
+        return render(request, "studio/no_project.html", {"section": SECTION})
+    wanted = request.GET.get("model_package", "")
+    config = {
+        "project": project.pk,
+        "api": reverse("api-endpoint-list"),
+        "detail": reverse("endpoint-detail", args=[0]).replace("/0/", "/{id}/"),
+        "packages": _packages(project),
+        "selected": int(wanted) if wanted.isdigit() else None,
+        "allow_unapproved": project.allow_unapproved_deployments,
+    }
+    return render(
+        request,
+        "endpoints/endpoint_new.html",
+        {
+            "section": SECTION,
+            "project": project,
+            "config": config,
+            "can_write": _can_write(request, project.pk),
+        },
+    )
 
 
 @login_required
