@@ -195,7 +195,8 @@ def run_transform_job(ctx: JobContext) -> dict[str, Any]:
         (workdir / "spec.json").write_text(json.dumps(spec))
         ctx.log(
             f"Scoring {dataset.name} v{dataset.version} ({dataset.num_rows or 0:,} rows) with "
-            f"{package}, {instances} instance(s), batches of {transform.batch_rows:,} rows."
+            f"{package}, {instances} instance{'s' if instances > 1 else ''}, batches of "
+            f"{transform.batch_rows:,} rows."
         )
         # The instances share the machine's cores rather than each taking all of them.
         threads = max(1, (os.cpu_count() or 1) // instances)

@@ -17,6 +17,7 @@ from endpoints.engine.transform import (
     MAX_INSTANCES,
     prediction_columns,
 )
+from endpoints.models import TransformJob
 from studio import selectors as studio_selectors
 from studio.choices import ACTIVE_JOB_STATUSES
 from studio.models import Project
@@ -120,6 +121,7 @@ def transform_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "package": package,
             "joined": "all input columns" if joined == ["*"] else ", ".join(joined),
             "outputs": _output_columns(package.metadata or {}),
+            "throughput": _throughput(transform),
             "can_write": _can_write(request, transform.project_id),
             "active_statuses": list(ACTIVE_JOB_STATUSES),
             "logs": logs,
@@ -134,3 +136,12 @@ def _output_columns(metadata: dict[str, Any]) -> str:
     if columns is None:
         return "component_1 … (one per component)"
     return ", ".join(columns)
+
+
+def _throughput(transform: TransformJob) -> int | None:
+    """Rows scored per second over the whole job (start-up and the output's registration
+    included), once it has completed."""
+    seconds = transform.job.duration_seconds
+    if transform.output_dataset_id is None or not seconds:
+        return None
+    return round(transform.rows_done / seconds)
