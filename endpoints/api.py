@@ -98,6 +98,17 @@ class EndpointOut(serializers.ModelSerializer):
         )
         out = {k: v[k] for k in keys if k in v}
         out["models"] = [m["name"] for m in v.get("models", [])]
+        pipeline = v.get("pipeline")
+        if pipeline:
+            flow = pipeline.get("flow")
+            out["pipeline"] = {
+                "flow_job": flow["job"] if flow else None,
+                "flow": flow["flow"] if flow else None,
+                "flow_version": flow["flow_version"] if flow else None,
+                "node": flow["target"] if flow else None,
+                "columns": [c["name"] for c in flow["columns"]] if flow else None,
+                **pipeline.get("post", {}),
+            }
         return out
 
     def _config(self, obj: Endpoint) -> dict[str, Any]:
@@ -361,7 +372,7 @@ class TransformJobViewSet(viewsets.GenericViewSet):
             instance_count=data.get("instance_count"),
             output_name=data.get("output_name"),
         )
-        # Inline (tests, notebooks) the job has run by now: show how it ended.
+        # Where jobs run inline (SEXTANT_RUN_JOBS_INLINE) it may have ended already.
         transform = access_transform_job(request.user, transform.pk)
         return Response(TransformJobOut(transform).data, status=status.HTTP_201_CREATED)
 

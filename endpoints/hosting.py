@@ -187,7 +187,11 @@ class Host:
         folder.mkdir(parents=True)
         try:
             models = {
-                m["name"]: {"path": str(self._model_file(m)), "version": m["version"]}
+                m["name"]: {
+                    "path": str(self._model_file(m)),
+                    "version": m["version"],
+                    "pipeline": m.get("pipeline"),
+                }
                 for m in row.spec["models"]
             }
         except (OSError, KeyError, ValueError) as exc:

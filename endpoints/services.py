@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from endpoints.choices import EndpointStatus, ServerStatus
 from endpoints.models import Endpoint, ModelHost, ModelServer
+from endpoints.pipelines import check_pipeline
 from registry.models import ModelPackage
 from studio.errors import ConflictError, ServiceError
 from studio.models import Project
@@ -104,6 +105,7 @@ def _variant(project: Project, raw: Any, field: str, *, shadow: bool = False) ->
         "max_instances",
         "target_in_flight",
         "memory_budget_mb",
+        "pipeline",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -169,6 +171,13 @@ def _variant(project: Project, raw: Any, field: str, *, shadow: bool = False) ->
         variant["model_package"] = packages[0].pk
     else:
         variant["model_packages"] = [p.pk for p in packages]
+    pipeline = check_pipeline(project, raw.get("pipeline"), packages, f"{field}.pipeline")
+    if pipeline is not None:
+        variant["pipeline"] = pipeline
+        # The model servers read it with the model: a pipeline is part of what they serve.
+        variant["models"][0]["pipeline"] = {
+            k: pipeline[k] for k in ("flow", "post") if k in pipeline
+        }
     return variant
 
 
@@ -217,7 +226,7 @@ def server_spec(variant: dict[str, Any]) -> dict[str, Any]:
     """What one model server of the variant serves (the same spec ⇒ a server is reused)."""
     return {
         "models": [
-            {k: m[k] for k in ("package", "name", "version", "artifact_key")}
+            {k: m[k] for k in ("package", "name", "version", "artifact_key", "pipeline") if k in m}
             for m in variant["models"]
         ],
         "multi_model": variant["multi_model"],
@@ -314,6 +323,12 @@ def _raw_variant(variant: dict[str, Any]) -> dict[str, Any]:
         "memory_budget_mb",
     )
     raw = {k: variant[k] for k in keys if k in variant}
+    pipeline = variant.get("pipeline")
+    if pipeline:
+        raw["pipeline"] = {
+            **({"flow_job": pipeline["flow"]["job"]} if "flow" in pipeline else {}),
+            **pipeline.get("post", {}),
+        }
     if variant.get("multi_model"):
         raw["model_packages"] = list(variant["model_packages"])
     else:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from endpoints.engine import payloads
 from endpoints.engine.payloads import CSV, JSON, Column, Outputs, PayloadError
+from endpoints.engine.pipeline import FlowStep, PostProcess, flow_step, post_process
 from training.engine.artifact import TrainedModel, load
 
 CLASSIFICATION = ("binary_classification", "multiclass_classification")
@@ -56,22 +57,52 @@ class Request:
 class Predictor:
     """One model, ready to answer. Not thread-safe: a model server owns one per model."""
 
-    def __init__(self, model: TrainedModel, *, name: str = "model", version: str = "1") -> None:
+    def __init__(
+        self,
+        model: TrainedModel,
+        *,
+        name: str = "model",
+        version: str = "1",
+        flow: FlowStep | None = None,
+        post: PostProcess | None = None,
+    ) -> None:
         self.model = model
         self.name = name
         self.version = version
+        self.flow = flow
+        self.post = post
         self.problem = model.problem
         self.labels: list[Any] | None = model.classes if self.problem in CLASSIFICATION else None
-        self.columns = [Column(c.name, c.kind == "numeric") for c in model.schema]
+        # With a flow in front, a request sends the flow's source columns, not the model's.
+        self.columns = (
+            flow.columns
+            if flow is not None
+            else [Column(c.name, c.kind == "numeric") for c in model.schema]
+        )
         self.numeric = all(c.numeric for c in self.columns)
         self.batchable = self.problem != "forecasting"
         self.fast: Callable[[np.ndarray], Outputs] | None = None
-        if self.numeric and self.batchable:
+        if self.numeric and self.batchable and flow is None:
             self.fast = self._checked(self._shortcut())
 
     @classmethod
-    def load(cls, path: Path, *, name: str = "model", version: str = "1") -> Predictor:
-        return cls(load(path), name=name, version=version)
+    def load(
+        cls,
+        path: Path,
+        *,
+        name: str = "model",
+        version: str = "1",
+        pipeline: dict[str, Any] | None = None,
+    ) -> Predictor:
+        """The model at ``path``; ``pipeline`` is a manifest's ``{"flow", "post"}``."""
+        pipeline = pipeline or {}
+        return cls(
+            load(path),
+            name=name,
+            version=version,
+            flow=flow_step(pipeline.get("flow")),
+            post=post_process(pipeline.get("post")),
+        )
 
     # ------------------------------------------------------------------------ metadata
 
@@ -104,7 +135,9 @@ class Predictor:
             "problem_type": self.problem,
             "inputs": inputs,
             "outputs": outputs,
-            "labels": self.labels,
+            "labels": self._finish(self._classes(np.eye(len(self.labels)))).labels
+            if self.labels
+            else None,
         }
 
     # -------------------------------------------------------------------------- decode
@@ -146,7 +179,7 @@ class Predictor:
         if not requests:
             return []
         if not self.batchable:
-            return [self._frame_outputs(r.inputs) for r in requests]
+            return [self._finish(self._frame_outputs(r.inputs)) for r in requests]
         if len(requests) == 1:
             return [self._outputs(requests[0].inputs)]
         if all(isinstance(r.inputs, np.ndarray) for r in requests):
@@ -170,8 +203,11 @@ class Predictor:
 
     def _outputs(self, inputs: Inputs) -> Outputs:
         if self.fast is not None and isinstance(inputs, np.ndarray):
-            return self.fast(inputs)
-        return self._frame_outputs(inputs)
+            return self._finish(self.fast(inputs))
+        return self._finish(self._frame_outputs(inputs))
+
+    def _finish(self, outputs: Outputs) -> Outputs:
+        return self.post.apply(outputs) if self.post is not None else outputs
 
     def _frame(self, inputs: Inputs) -> pd.DataFrame:
         if isinstance(inputs, pd.DataFrame):
@@ -180,7 +216,10 @@ class Predictor:
 
     def _frame_outputs(self, inputs: Inputs) -> Outputs:
         """Through the whole pipeline: right for every model."""
-        frame = self.model.predict(self._frame(inputs))
+        source = self._frame(inputs)
+        if self.flow is not None:
+            source = self.flow.apply(source)
+        frame = self.model.predict(source)
         problem = self.problem
         if problem in CLASSIFICATION:
             labels = self.labels or []

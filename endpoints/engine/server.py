@@ -94,7 +94,9 @@ class ModelStore:
         # What a model costs in memory is what loading it adds to the process (at least
         # its file's size, which is compressed).
         before = _rss()
-        predictor = Predictor.load(path, name=name, version=str(spec.get("version", "1")))
+        predictor = Predictor.load(
+            path, name=name, version=str(spec.get("version", "1")), pipeline=spec.get("pipeline")
+        )
         size = max(_rss() - before, path.stat().st_size)
         while self.loaded and self.used + size > self.budget:
             self.loaded.popitem(last=False)

@@ -22,6 +22,7 @@ from sklearn.datasets import make_classification
 from bench.loadgen import run_load
 from tests.e2e.test_flows import ready_dataset
 from tests.live import LiveStudio, backends, live_studio
+from training.engine.artifact import load as load_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -440,3 +441,121 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_an_inference_pipeline_answers_as_the_flow_and_model_applied_by_hand(live, tmp_path):
+    """A flow (fill, scale, one-hot) run as a processing job; a model trained on its output;
+    a variant chaining the two with label names and a threshold."""
+    rng = np.random.default_rng(11)
+    rows = 400
+    plan = rng.choice(["basic", "pro", "team"], size=rows)
+    usage = rng.normal(10, 3, size=rows).round(3)
+    usage[::13] = np.nan
+    raw = pd.DataFrame({"plan": plan, "usage": usage, "age": rng.integers(18, 80, rows)})
+    raw["churned"] = np.where((plan == "basic") & (np.nan_to_num(usage, nan=10) < 10), 1, 0)
+    source = ready_dataset(live, "accounts", raw.to_csv(index=False))
+    graph = {
+        "nodes": [
+            {"id": "src", "type": "source", "params": {"dataset": source["id"]}},
+            {
+                "id": "fill",
+                "type": "fill_missing",
+                "params": {"columns": ["usage"], "strategy": "median"},
+            },
+            {"id": "scale", "type": "standard_scale", "params": {"columns": ["usage", "age"]}},
+            {"id": "onehot", "type": "one_hot_encode", "params": {"columns": ["plan"]}},
+        ],
+        "edges": [["src", "fill"], ["fill", "scale"], ["scale", "onehot"]],
+    }
+    flow = live.api(
+        "POST", "/api/v1/flows/", json={"project": live.project, "name": "accounts", "graph": graph}
+    ).json()
+    run = live.api(
+        "POST",
+        f"/api/v1/flows/{flow['id']}/run/",
+        json={"node": "onehot", "output_name": "accounts prepared"},
+    )
+    assert run.status_code == 202, run.text
+    job = live.wait_job(run.json()["job"], lambda j: j["status"] in FINISHED, timeout=120)
+    assert job["status"] == "Completed", job
+    prepared_id = job["outputs"]["dataset"]
+    training = live.api(
+        "POST",
+        "/api/v1/training-jobs/",
+        json={
+            "project": live.project,
+            "name": "accounts",
+            "algorithm": "xgboost",
+            "channels": {"train": prepared_id},
+            "target": "churned",
+            "hyperparameters": {"num_round": 15},
+        },
+    ).json()
+    done = wait(live, f"/api/v1/training-jobs/{training['id']}/", lambda t: t["status"] in FINISHED)
+    assert done["status"] == "Completed", done["failure_reason"]
+    package = live.api(
+        "POST",
+        "/api/v1/model-packages/",
+        json={"project": live.project, "group": "accounts", "training_job": training["id"]},
+    ).json()
+    live.api("POST", f"/api/v1/model-packages/{package['id']}/approve/", json={})
+
+    bad = live.api(
+        "POST",
+        "/api/v1/endpoints/",
+        json={
+            "project": live.project,
+            "name": "accounts-bad",
+            "variants": [
+                {
+                    "name": "A",
+                    "model_package": package["id"],
+                    "pipeline": {"flow_job": job["id"], "threshold": 2},
+                }
+            ],
+        },
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["field"] == "variants.0.pipeline.threshold"
+    endpoint = deploy(
+        live,
+        "accounts",
+        [
+            {
+                "name": "A",
+                "model_package": package["id"],
+                "pipeline": {
+                    "flow_job": job["id"],
+                    "label_names": {"0": "stays", "1": "churns"},
+                    "threshold": 0.3,
+                },
+            }
+        ],
+    )
+    assert endpoint["variants"][0]["pipeline"]["columns"] == ["plan", "usage", "age"]
+
+    sample = raw.drop(columns="churned").head(25)
+    answer = invoke(live, "accounts", sample.to_csv(header=False, index=False, na_rep=""))
+    assert answer.status_code == 200, answer.text
+    served = answer.text.splitlines()
+
+    # By hand: the processing job's own output rows (the flow fitted and applied to the
+    # same raw rows), and the registered model.
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(
+        live.api("GET", f"/api/v1/model-packages/{package['id']}/artifact/").content
+    )
+    prepared = tmp_path / "prepared.parquet"
+    prepared.write_bytes(
+        live.api("GET", f"/api/v1/datasets/{prepared_id}/download/?file=parquet").content
+    )
+    predicted = load_model(archive).predict(pd.read_parquet(prepared).head(25))
+    expected = np.where(predicted["probability_1"] >= 0.3, "churns", "stays")
+    assert served == list(expected)
+    by_json = invoke(
+        live,
+        "accounts",
+        {"instances": [{"plan": "basic", "usage": 2.0, "age": 30}]},
+        "application/json",
+    )
+    assert by_json.json()["labels"] == ["stays", "churns"]
