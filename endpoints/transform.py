@@ -33,9 +33,9 @@ from endpoints.engine.transform import (
 )
 from endpoints.models import TransformJob
 from registry.models import ModelPackage, PackageStatus
-from studio.choices import DatasetStatus, JobStatus, Queue
+from studio.choices import DatasetStatus, Queue
 from studio.errors import ServiceError
-from studio.models import Dataset, Job, Project
+from studio.models import Dataset, Project
 from studio.selectors import access_project, check_role, membership_of, readable_project_ids
 from studio.services import NAME_RE, dataset_from_parquet, job_stop, job_submit
 
@@ -298,8 +298,3 @@ def transform_ready_inputs(project: Project) -> dict[str, list[dict[str, Any]]]:
             for d in datasets
         ],
     }
-
-
-def is_active(transform: TransformJob) -> bool:
-    job: Job = transform.job
-    return job.status not in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)

@@ -520,44 +520,13 @@ def transform(
         raise TransformError("The dataset has no rows to score.", "dataset")
     shards = plan(group_rows, spec.instance_count)
     tell = say or (lambda message: None)
-    if len(shards) == 1:
-        model = _load(spec.model)
-        joined = check_columns(model.metadata, source.schema_arrow.names, spec.join_input)
-        tell(f"Scoring {total:,} rows in batches of {spec.batch_rows:,}.")
-        done = 0
-
-        def count(rows: int) -> None:
-            nonlocal done
-            done += rows
-            if on_progress is not None:
-                on_progress(done)
-
-        score(spec, model, shards[0], spec.output, joined, count)
-        groups = pq.ParquetFile(spec.output).metadata.num_row_groups
-    else:
-        # The parent checks the columns from the archive's metadata alone; each instance
-        # loads the model itself.
-        try:
-            metadata = read_metadata(spec.model)
-        except Exception as exc:
-            raise TransformError(f"The model could not be read: {exc}", "model_package") from None
-        joined = check_columns(metadata, source.schema_arrow.names, spec.join_input)
-        if len(shards) < spec.instance_count:
-            tell(
-                f"{len(group_rows)} row group(s) to share: {len(shards)} of the "
-                f"{spec.instance_count} instances have work."
-            )
-        tell(
-            f"Scoring {total:,} rows on {len(shards)} instances "
-            f"({', '.join(f'{s.rows:,}' for s in shards)} rows), in batches of "
-            f"{spec.batch_rows:,}."
-        )
-        folder = spec.workdir or spec.output.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        parts = [folder / f"part-{i:05d}.parquet" for i in range(len(shards))]
-        _in_parallel(spec, shards, joined, parts, on_progress)
-        tell(f"Joining {len(parts)} parts in order.")
-        groups = _concatenate(parts, spec.output)
+    # Written beside the output and renamed once whole: a failed transform leaves no output.
+    partial = spec.output.with_name(f".{spec.output.name}.partial")
+    try:
+        groups = _run(spec, source, shards, partial, tell, on_progress)
+        os.replace(partial, spec.output)
+    finally:
+        partial.unlink(missing_ok=True)
     columns = tuple(pq.read_schema(spec.output).names)
     return TransformResult(
         rows=total,
@@ -567,6 +536,62 @@ def transform(
         row_groups=groups,
         parts=tuple(s.rows for s in shards),
     )
+
+
+def _run(
+    spec: TransformSpec,
+    source: pq.ParquetFile,
+    shards: list[Shard],
+    output: Path,
+    tell: Say,
+    on_progress: Progress | None,
+) -> int:
+    """Score the shards into ``output``, in this process or on an instance each; returns
+    the output's row groups."""
+    total = sum(s.rows for s in shards)
+    if len(shards) == 1:
+        model = _load(spec.model)
+        joined = check_columns(model.metadata, source.schema_arrow.names, spec.join_input)
+        if spec.instance_count > 1:
+            tell("The dataset is one row group: one instance scores it.")
+        tell(f"Scoring {total:,} rows in batches of {spec.batch_rows:,}.")
+        done = 0
+
+        def count(rows: int) -> None:
+            nonlocal done
+            done += rows
+            if on_progress is not None:
+                on_progress(done)
+
+        score(spec, model, shards[0], output, joined, count)
+        return int(pq.ParquetFile(output).metadata.num_row_groups)
+    # The parent checks the columns from the archive's metadata alone; each instance loads
+    # the model itself.
+    try:
+        metadata = read_metadata(spec.model)
+    except Exception as exc:
+        raise TransformError(f"The model could not be read: {exc}", "model_package") from None
+    joined = check_columns(metadata, source.schema_arrow.names, spec.join_input)
+    if len(shards) < spec.instance_count:
+        tell(
+            f"{source.metadata.num_row_groups} row groups to share: {len(shards)} of the "
+            f"{spec.instance_count} instances have work."
+        )
+    tell(
+        f"Scoring {total:,} rows on {len(shards)} instances "
+        f"({', '.join(f'{s.rows:,}' for s in shards)} rows), in batches of "
+        f"{spec.batch_rows:,}."
+    )
+    folder = spec.workdir or spec.output.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = [folder / f".part-{i:05d}-{os.getpid()}.parquet" for i in range(len(shards))]
+    try:
+        _in_parallel(spec, shards, joined, parts, on_progress)
+        tell(f"Joining {len(parts)} parts in order.")
+        return _concatenate(parts, output)
+    finally:
+        for part in parts:
+            part.unlink(missing_ok=True)
 
 
 # --- the program ---------------------------------------------------------------------------

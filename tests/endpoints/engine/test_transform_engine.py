@@ -43,6 +43,10 @@ def run(tmp_path: Path, frame: pd.DataFrame, model: Path, **options) -> tuple[pd
     return pq.read_table(spec.output).to_pandas(), result
 
 
+def left_behind(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith((".", "out")))
+
+
 def test_plan_cuts_row_groups_into_contiguous_runs_of_about_equal_rows():
     assert plan([100] * 6, 3) == [
         Shard((0, 1), 0, 200),
@@ -118,12 +122,13 @@ def test_several_instances_keep_the_input_order(tmp_path, frame):
 def test_a_model_that_fails_names_the_rows_it_failed_on(tmp_path, frame):
     with pytest.raises(TransformError, match=r"The model failed on rows 1–25: AttributeError"):
         run(tmp_path, frame, failing_archive(), batch_rows=25)
+    assert left_behind(tmp_path) == []  # no output, not even a partial one
 
 
 def test_an_instance_whose_model_fails_fails_the_whole_transform(tmp_path, frame):
     with pytest.raises(TransformError, match=r"^Instance \d: The model failed on rows"):
         run(tmp_path, frame, failing_archive(), row_group_rows=300, instance_count=2)
-    assert not (tmp_path / "out.parquet").exists()
+    assert left_behind(tmp_path) == []  # nor parts
 
 
 def test_an_archive_that_is_not_a_model_cannot_be_loaded(tmp_path, frame):
