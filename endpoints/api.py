@@ -76,6 +76,7 @@ class EndpointOut(serializers.ModelSerializer):
             "data_capture",
             "pending",
             "generation",
+            "scaling",
             "invocation_url",
             "deploy_job",
             "created_by",

@@ -28,6 +28,8 @@ class Endpoint(models.Model):
     # What a running deploy brings up (None when none runs).
     pending_config = models.JSONField(null=True, blank=True)
     generation = models.PositiveIntegerField(default=0)
+    # Autoscaling per variant: {"A": {"desired", "concurrency", "reason", "changed_at"}}.
+    scaling = models.JSONField(default=dict, blank=True)
     job = models.ForeignKey(
         "studio.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -10,14 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from django.db import transaction
 from django.utils import timezone
 
 from endpoints.choices import EndpointStatus, ServerStatus
-from endpoints.models import Endpoint, ModelHost, ModelServer
+from endpoints.engine.scaling import desired_instances
+from endpoints.models import Endpoint, EndpointMetric, ModelHost, ModelServer
 from endpoints.pipelines import check_pipeline
 from registry.models import ModelPackage
 from studio.errors import ConflictError, ServiceError
@@ -398,6 +399,7 @@ def deploy_plan(endpoint: Endpoint) -> list[ModelServer]:
     plan: list[ModelServer] = []
     taken: set[int] = set()
     for variant in wanted:
+        variant = {**variant, "instance_count": planned_instances(endpoint, variant)}
         spec = server_spec(variant)
         digest = spec_hash(spec)
         reusable = [
@@ -471,3 +473,136 @@ def deploy_abandon(*, endpoint_id: int, reason: str, servers: list[int]) -> None
             ModelServer.objects.filter(endpoint=endpoint).update(
                 retire_at=timezone.now(), updated_at=timezone.now()
             )
+
+
+# ------------------------------------------------------------------------- autoscaling
+
+#: The window whose load decides a scale-out, and the one (and the quiet time since the
+#: last change) a scale-in needs.
+SCALE_OUT_WINDOW_SECONDS: Final = 30
+SCALE_IN_WINDOW_SECONDS: Final = 120
+
+
+def planned_instances(endpoint: Endpoint, variant: dict[str, Any]) -> int:
+    """A variant's instances in a new configuration: what autoscaling settled on, if it
+    scales, within the new bounds; else its instance count."""
+    low, high = variant.get("min_instances", 1), variant.get("max_instances", 1)
+    state = (endpoint.scaling or {}).get(variant["name"])
+    if high > low and state and state.get("desired"):
+        return int(max(low, min(high, state["desired"])))
+    return int(variant["instance_count"])
+
+
+def _mean_concurrency(endpoint: Endpoint, seconds: int) -> dict[str, float]:
+    """Each variant's mean requests in flight over the last ``seconds`` (quiet seconds,
+    which have no row, count as zero)."""
+    since = timezone.now() - timedelta(seconds=seconds)
+    totals: dict[str, float] = {}
+    rows = EndpointMetric.objects.filter(endpoint=endpoint, time__gte=since, shadow=False)
+    for variant, concurrency, length in rows.values_list("variant", "concurrency", "seconds"):
+        totals[variant] = totals.get(variant, 0.0) + concurrency * length
+    return {variant: busy / seconds for variant, busy in totals.items()}
+
+
+def endpoint_autoscale(*, endpoint_id: int) -> dict[str, Any]:
+    """Bring each autoscaled variant's live instances to what its load wants: new servers
+    (Pending, placed on the least busy hosts) or the newest ones retired after a drain."""
+    with transaction.atomic():
+        endpoint = Endpoint.objects.select_for_update().filter(pk=endpoint_id).first()
+        if endpoint is None or endpoint.status != EndpointStatus.IN_SERVICE:
+            return {}
+        variants = [
+            v
+            for v in (endpoint.config or {}).get("variants", [])
+            if v.get("max_instances", 1) > v.get("min_instances", 1)
+        ]
+        if not variants:
+            return {}
+        short = _mean_concurrency(endpoint, SCALE_OUT_WINDOW_SECONDS)
+        long = _mean_concurrency(endpoint, SCALE_IN_WINDOW_SECONDS)
+        now = timezone.now()
+        scaling = dict(endpoint.scaling or {})
+        for variant in variants:
+            name = variant["name"]
+            live = list(
+                ModelServer.objects.filter(
+                    endpoint=endpoint,
+                    variant=name,
+                    retire_at__isnull=True,
+                    generation__lte=endpoint.generation,
+                )
+                .exclude(status=ServerStatus.FAILED)
+                .order_by("-id")
+            )
+            state = dict(scaling.get(name) or {})
+            changed = state.get("changed_at")
+            quiet = (
+                changed is None
+                or (now - datetime.fromisoformat(changed)).total_seconds()
+                >= SCALE_IN_WINDOW_SECONDS
+            )
+            bounds = {
+                "target": float(variant.get("target_in_flight", 4.0)),
+                "current": len(live),
+                "low": int(variant.get("min_instances", 1)),
+                "high": int(variant.get("max_instances", 1)),
+            }
+            decision = desired_instances(
+                concurrency=short.get(name, 0.0), may_scale_in=False, **bounds
+            )
+            if decision.desired <= len(live):
+                decision = desired_instances(
+                    concurrency=long.get(name, 0.0), may_scale_in=quiet, **bounds
+                )
+            state.update(
+                {
+                    "desired": decision.desired,
+                    "reason": decision.reason,
+                    "concurrency": round(short.get(name, 0.0), 3),
+                }
+            )
+            if decision.desired > len(live):
+                _scale_out(endpoint, variant, decision.desired - len(live))
+                state["changed_at"] = now.isoformat()
+            elif decision.desired < len(live):
+                ModelServer.objects.filter(
+                    pk__in=[s.pk for s in live[: len(live) - decision.desired]]
+                ).update(retire_at=now + timedelta(seconds=DRAIN_SECONDS), updated_at=now)
+                state["changed_at"] = now.isoformat()
+            scaling[name] = state
+        endpoint.scaling = scaling
+        endpoint.save(update_fields=["scaling"])
+    return scaling
+
+
+def _scale_out(endpoint: Endpoint, variant: dict[str, Any], count: int) -> None:
+    spec = server_spec(variant)
+    digest = spec_hash(spec)
+    hosts = live_hosts()
+    load = {h.pk: ModelServer.objects.filter(host=h, retire_at__isnull=True).count() for h in hosts}
+    for _ in range(count):
+        host = min(hosts, key=lambda h: load[h.pk]) if hosts else None
+        if host is not None:
+            load[host.pk] += 1
+        # The live generation's own: routers send it traffic as soon as it is Running.
+        ModelServer.objects.create(
+            endpoint=endpoint,
+            variant=variant["name"],
+            generation=endpoint.generation,
+            spec=spec,
+            spec_hash=digest,
+            host=host,
+        )
+
+
+def endpoints_autoscale() -> int:
+    """One autoscaling pass over every endpoint that has an autoscaled variant."""
+    done = 0
+    for endpoint in Endpoint.objects.filter(status=EndpointStatus.IN_SERVICE).only("id", "config"):
+        if any(
+            v.get("max_instances", 1) > v.get("min_instances", 1)
+            for v in (endpoint.config or {}).get("variants", [])
+        ):
+            endpoint_autoscale(endpoint_id=endpoint.pk)
+            done += 1
+    return done

@@ -85,6 +85,11 @@ def _variant_rows(endpoint: Endpoint, config: dict[str, Any]) -> list[dict[str, 
                 "models": [packages.get(m["package"]) for m in v.get("models", [])],
                 "model_names": [m["name"] for m in v.get("models", [])],
                 "multi_model": v.get("multi_model", False),
+                "autoscaled": v.get("max_instances", 1) > v.get("min_instances", 1),
+                "min": v.get("min_instances", 1),
+                "max": v.get("max_instances", 1),
+                "target": v.get("target_in_flight"),
+                "scaling": (endpoint.scaling or {}).get(v["name"]),
             }
         )
     return rows

@@ -227,12 +227,19 @@ SEXTANT_JOB_LEASE_SECONDS = env_float("SEXTANT_JOB_LEASE_SECONDS", 30.0)
 SEXTANT_REAPER_INTERVAL_SECONDS = env_float("SEXTANT_REAPER_INTERVAL_SECONDS", 10.0)
 SEXTANT_JOB_MAX_ATTEMPTS = env_int("SEXTANT_JOB_MAX_ATTEMPTS", 3)
 SEXTANT_WORKER_STALE_SECONDS = env_float("SEXTANT_WORKER_STALE_SECONDS", 45.0)
+SEXTANT_AUTOSCALE_INTERVAL_SECONDS = env_float("SEXTANT_AUTOSCALE_INTERVAL_SECONDS", 5.0)
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-jobs": {
         "task": "studio.reap_jobs",
         "schedule": SEXTANT_REAPER_INTERVAL_SECONDS,
         "options": {"queue": "default", "expires": SEXTANT_REAPER_INTERVAL_SECONDS * 3},
-    }
+    },
+    # Endpoints' variants with min < max instances follow their load.
+    "autoscale-endpoints": {
+        "task": "endpoints.autoscale",
+        "schedule": SEXTANT_AUTOSCALE_INTERVAL_SECONDS,
+        "options": {"queue": "default", "expires": SEXTANT_AUTOSCALE_INTERVAL_SECONDS * 3},
+    },
 }
 # Allows the diagnostic job kind that kills its own worker (tests, staging).
 SEXTANT_DIAGNOSTICS_CRASH = env_bool("SEXTANT_DIAGNOSTICS_CRASH", False)
