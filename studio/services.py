@@ -44,6 +44,31 @@ def project_create(*, user: Any, name: str, description: str = "") -> Project:
     return project
 
 
+def project_update(
+    *,
+    project: Project,
+    name: str | None = None,
+    description: str | None = None,
+    allow_unapproved_deployments: bool | None = None,
+) -> Project:
+    """Change what is given; the rest stays."""
+    fields = []
+    if name is not None:
+        if not name.strip():
+            raise ServiceError("invalid", "A project needs a name.", field="name")
+        project.name = name.strip()
+        fields.append("name")
+    if description is not None:
+        project.description = description
+        fields.append("description")
+    if allow_unapproved_deployments is not None:
+        project.allow_unapproved_deployments = allow_unapproved_deployments
+        fields.append("allow_unapproved_deployments")
+    if fields:
+        project.save(update_fields=fields)
+    return project
+
+
 @transaction.atomic
 def project_member_add(*, project: Project, username: str, role: str) -> Membership:
     """Add a member or change an existing member's role."""

@@ -16,13 +16,27 @@ class ProjectIn(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class ProjectPatch(serializers.Serializer):
+    name = serializers.CharField(max_length=120, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    allow_unapproved_deployments = serializers.BooleanField(required=False)
+
+
 class ProjectOut(serializers.ModelSerializer):
     role = serializers.SerializerMethodField()
     created_by = serializers.CharField(source="created_by.username")
 
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "created_by", "created_at", "role"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "created_by",
+            "created_at",
+            "role",
+            "allow_unapproved_deployments",
+        ]
 
     def get_role(self, obj: Project) -> str | None:
         roles: dict[int, str] = self.context.get("roles", {})

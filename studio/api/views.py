@@ -24,6 +24,7 @@ from studio.api.serializers import (
     PreviewOut,
     ProjectIn,
     ProjectOut,
+    ProjectPatch,
     role_map,
 )
 from studio.choices import DatasetStatus, JobStatus, Queue
@@ -78,6 +79,14 @@ class ProjectViewSet(viewsets.GenericViewSet):
     @extend_schema(responses=ProjectOut)
     def retrieve(self, request: Request, pk: str) -> Response:
         project = selectors.access_project(request.user, pk, any_member=True)
+        roles = role_map(Membership.objects.filter(user=request.user, project=project))
+        return Response(ProjectOut(project, context={"roles": roles}).data)
+
+    @extend_schema(request=ProjectPatch, responses=ProjectOut)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        """Rename, describe, or allow packages that are not Approved to deploy (owners)."""
+        project = selectors.access_project(request.user, pk, admin=True)
+        project = services.project_update(project=project, **validated(ProjectPatch, request.data))
         roles = role_map(Membership.objects.filter(user=request.user, project=project))
         return Response(ProjectOut(project, context={"roles": roles}).data)
 

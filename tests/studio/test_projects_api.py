@@ -122,3 +122,19 @@ def test_token_keys_come_from_drf_create_token(owner):
     out = StringIO()
     call_command("drf_create_token", owner.username, stdout=out)
     assert Token.objects.get(user=owner).key in out.getvalue()
+
+
+def test_only_an_owner_changes_a_project_and_may_allow_unapproved_deployments(
+    api, project, owner, member, outsider
+):
+    url = f"/api/v1/projects/{project.pk}/"
+    assert api(member).patch(url, {"allow_unapproved_deployments": True}).status_code == 403
+    assert api(outsider).patch(url, {"name": "Mine"}).status_code == 404
+    response = api(owner).patch(url, {"allow_unapproved_deployments": True}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["allow_unapproved_deployments"] is True
+    assert response.json()["name"] == "Churn"  # what is not given stays
+    blank = api(owner).patch(url, {"name": "  "}, format="json")
+    assert blank.status_code == 400 and blank.json()["error"]["field"] == "name"
+    project.refresh_from_db()
+    assert project.allow_unapproved_deployments and project.name == "Churn"
