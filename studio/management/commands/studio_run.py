@@ -1,4 +1,5 @@
-"""``make run``: migrate, make sure there is an admin, start web + worker + beat, wait.
+"""``make run``: migrate, make sure there is an admin, start web, worker, beat and the model
+host, wait.
 
 Never asks anything (it must work with no terminal), and Ctrl-C (SIGINT) or SIGTERM stops
 every process it started. If one of them dies, the others are stopped too and it exits
@@ -26,9 +27,7 @@ from studio.models import Project
 
 
 class Command(BaseCommand):
-    help = (
-        "Start the studio: web server, one Celery worker (default,cpu), beat and the model host."
-    )
+    help = "Start the studio: web server, one Celery worker (default,cpu), beat and the model host."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
