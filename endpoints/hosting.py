@@ -91,10 +91,9 @@ class Host:
             name=self.name,
             defaults={"address": self.address, "pid": os.getpid(), "heartbeat_at": timezone.now()},
         )
-        # What a previous run of this host left behind is not ours to watch: stop it and
-        # let the rows start afresh.
-        for server in ModelServer.objects.filter(host=self.row).exclude(pid=0):
-            _kill_stale(server.pid)
+        # What a previous run of this host left behind is not ours to watch: stop it (its
+        # rows may have moved to another host meanwhile) and let the rows start afresh.
+        _kill_leftovers(self.runs)
         ModelServer.objects.filter(host=self.row).exclude(status=ServerStatus.FAILED).update(
             status=ServerStatus.PENDING, pid=0, port=0, updated_at=timezone.now()
         )
@@ -257,17 +256,22 @@ def _terminate(popen: subprocess.Popen[bytes]) -> None:
         popen.wait()
 
 
-def _kill_stale(pid: int) -> None:
-    """Kill a model server a previous run of this host left (only if it is one)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return
-    if b"endpoints.engine.server" in cmdline:
+def _kill_leftovers(runs: Path) -> None:
+    """Kill the model servers a previous run of this host started (their manifests are
+    under its ``runs`` folder; nothing else is touched)."""
+    marker = str(runs).encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"endpoints.engine.server" in cmdline and marker in cmdline:
+            try:
+                os.killpg(int(proc.name), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def default_name() -> str:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from endpoints.choices import EndpointStatus, ServerStatus
@@ -606,3 +607,40 @@ def endpoints_autoscale() -> int:
             endpoint_autoscale(endpoint_id=endpoint.pk)
             done += 1
     return done
+
+
+def servers_rehome() -> int:
+    """Model servers whose host stopped answering (no heartbeat for HOST_STALE_SECONDS),
+    and those never placed, go to the least busy live host, Pending: that host starts them.
+    Routers stop sending them traffic as soon as they are no longer Running."""
+    stale = timezone.now() - timedelta(seconds=HOST_STALE_SECONDS)
+    stranded = list(
+        ModelServer.objects.filter(retire_at__isnull=True)
+        .filter(Q(host__isnull=True) | Q(host__heartbeat_at__lt=stale))
+        .exclude(status=ServerStatus.FAILED)
+        .select_related("host")
+    )
+    if not stranded:
+        return 0
+    hosts = live_hosts()
+    load = {h.pk: ModelServer.objects.filter(host=h, retire_at__isnull=True).count() for h in hosts}
+    moved = 0
+    for server in stranded:
+        target = min(hosts, key=lambda h: load[h.pk]) if hosts else None
+        gone = server.host.name if server.host else None
+        if target is None and server.host is None:
+            continue  # nowhere to go yet
+        if target is not None:
+            load[target.pk] += 1
+        note = f"Host {gone} stopped answering; " if gone else ""
+        note += f"moved to {target.name}." if target else "waiting for a live model host."
+        ModelServer.objects.filter(pk=server.pk).update(
+            host=target,
+            status=ServerStatus.PENDING,
+            pid=0,
+            port=0,
+            last_error=note,
+            updated_at=timezone.now(),
+        )
+        moved += 1
+    return moved

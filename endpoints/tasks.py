@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from endpoints.services import endpoints_autoscale
+from endpoints.services import endpoints_autoscale, servers_rehome
 
 
-@shared_task(name="endpoints.autoscale", ignore_result=True)
-def autoscale() -> int:
-    """One autoscaling pass (beat runs it every few seconds)."""
-    return endpoints_autoscale()
+@shared_task(name="endpoints.maintain", ignore_result=True)
+def maintain() -> dict[str, int]:
+    """Beat's pass every few seconds: model servers of a dead host start elsewhere, and
+    autoscaled variants follow their load."""
+    return {"rehomed": servers_rehome(), "autoscaled": endpoints_autoscale()}

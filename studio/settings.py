@@ -234,9 +234,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SEXTANT_REAPER_INTERVAL_SECONDS,
         "options": {"queue": "default", "expires": SEXTANT_REAPER_INTERVAL_SECONDS * 3},
     },
-    # Endpoints' variants with min < max instances follow their load.
-    "autoscale-endpoints": {
-        "task": "endpoints.autoscale",
+    # Model servers of a dead host start elsewhere; autoscaled variants follow their load.
+    "maintain-endpoints": {
+        "task": "endpoints.maintain",
         "schedule": SEXTANT_AUTOSCALE_INTERVAL_SECONDS,
         "options": {"queue": "default", "expires": SEXTANT_AUTOSCALE_INTERVAL_SECONDS * 3},
     },

@@ -10,12 +10,13 @@ import pytest
 from django.utils import timezone
 
 from endpoints.engine.scaling import desired_instances
-from endpoints.models import Endpoint, EndpointMetric, ModelServer
+from endpoints.models import Endpoint, EndpointMetric, ModelHost, ModelServer
 from endpoints.services import (
     SCALE_IN_WINDOW_SECONDS,
     endpoint_autoscale,
     endpoints_autoscale,
     planned_instances,
+    servers_rehome,
 )
 
 
@@ -136,3 +137,19 @@ def test_a_fixed_variant_or_an_endpoint_not_in_service_is_left_alone(endpoint):
     endpoint.config["variants"][0]["max_instances"] = 1
     endpoint.save()
     assert endpoints_autoscale() == 0 and len(live(endpoint)) == 1
+
+
+def test_servers_of_a_host_that_stopped_answering_start_elsewhere(endpoint):
+    dead = ModelHost.objects.create(
+        name="gone", address="10.0.0.9", heartbeat_at=timezone.now() - timedelta(minutes=5)
+    )
+    ModelServer.objects.filter(endpoint=endpoint).update(host=dead)
+    assert servers_rehome() == 1
+    server = ModelServer.objects.get(endpoint=endpoint)
+    assert server.host is None and server.status == "Pending"
+    assert "gone stopped answering" in server.last_error
+    assert servers_rehome() == 0  # nowhere to go yet: left waiting
+    alive = ModelHost.objects.create(name="alive", address="10.0.0.2", heartbeat_at=timezone.now())
+    assert servers_rehome() == 1
+    server.refresh_from_db()
+    assert server.host == alive and "moved to alive" in server.last_error
