@@ -8,5 +8,5 @@ class EndpointsConfig(AppConfig):
 
     def ready(self) -> None:
         # The deploy runner registers itself on import; the model registry's lineage shows
-        # the endpoints that serve a package.
-        from endpoints import lineage, runners  # noqa: F401
+        # the endpoints that serve a package; the home and ops pages show their cards.
+        from endpoints import lineage, panels, runners  # noqa: F401

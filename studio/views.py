@@ -33,6 +33,7 @@ from studio.errors import ServiceError
 from studio.forms import DatasetUploadForm, MemberForm, ProjectForm, TestJobForm
 from studio.models import Dataset, Job, Project
 from studio.navigation import SESSION_KEY, current_project, enter_project
+from studio.panels import panels
 
 PAGE_SIZE = 50
 LOG_TAIL = 500
@@ -245,11 +246,10 @@ def home(request: HttpRequest) -> HttpResponse:
         },
         {
             "title": "Train a model",
-            "text": "Training jobs, experiments and tuning arrive in a later release.",
-            "done": False,
-            "url": None,
-            "action": "",
-            "coming": True,
+            "text": "A built-in algorithm or your own script on a dataset, with live metrics.",
+            "done": jobs.filter(kind__startswith="training.", status=JobStatus.COMPLETED).exists(),
+            "url": reverse("training-job-new") if has_dataset else None,
+            "action": "New training job",
         },
     ]
     # The first step not done yet is the one to do now.
@@ -270,9 +270,10 @@ def home(request: HttpRequest) -> HttpResponse:
         "failed_jobs": jobs.filter(status=JobStatus.FAILED)[:5],
         "steps": steps,
         "steps_done": sum(1 for s in steps if s["done"]),
-        "show_steps": not (has_dataset and profiled is not None),
+        "show_steps": any(not s["done"] for s in steps),
         "member_count": project.memberships.count(),
         "can_write": selectors.membership_of(user, project.pk).can_write,  # type: ignore[union-attr]
+        "panels": panels("home", request, project),
     }
     return render(request, "studio/home.html", context)
 
@@ -664,6 +665,7 @@ def ops_console(request: HttpRequest) -> HttpResponse:
         "failed_jobs": everything.filter(status=JobStatus.FAILED)[:25],
         "test_form": TestJobForm(),
         "stale_seconds": settings.SEXTANT_WORKER_STALE_SECONDS,
+        "panels": panels("ops", request, None),
     }
     return render(request, "studio/ops.html", context)
 

@@ -302,3 +302,31 @@ def test_a_stranger_gets_404_on_the_pages(client, outsider, project, package):
     endpoint = Endpoint.objects.create(project=project, name="x", status="InService")
     client.force_login(outsider)
     assert client.get(f"/endpoints/{endpoint.pk}/").status_code == 404
+
+
+def test_home_and_ops_show_the_endpoints(client, owner, staff, project, package):
+    from endpoints.models import ModelHost
+
+    host = ModelHost.objects.create(name="serve-1", address="10.0.0.5", heartbeat_at=timezone.now())
+    endpoint = Endpoint.objects.create(project=project, name="churn", status="InService")
+    ModelServer.objects.create(
+        endpoint=endpoint,
+        variant="A",
+        spec={},
+        spec_hash="x",
+        status="Running",
+        host=host,
+        restarts=2,
+    )
+    EndpointMetric.objects.create(
+        endpoint=endpoint, variant="A", time=timezone.now(), invocations=42, server_errors=1
+    )
+    client.force_login(owner)
+    home = client.get("/").content.decode()
+    assert 'data-testid="home-endpoints"' in home and "/invocations/churn" in home
+    assert "1 in service" in home
+    client.force_login(staff)
+    ops = client.get("/ops/").content.decode()
+    assert 'data-testid="ops-serving"' in ops
+    assert "serve-1" in ops and "10.0.0.5" in ops and "1 / 1 running" in ops
+    assert "churn" in ops and "Churn" in ops
