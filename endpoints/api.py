@@ -86,17 +86,7 @@ class EndpointOut(serializers.ModelSerializer):
 
     @staticmethod
     def _variant(v: dict[str, Any]) -> dict[str, Any]:
-        keys = (
-            "name",
-            "model_package",
-            "model_packages",
-            "weight",
-            "instance_count",
-            "min_instances",
-            "max_instances",
-            "target_in_flight",
-            "memory_budget_mb",
-        )
+        keys = (*services.VARIANT_SETTINGS, "model_package", "model_packages")
         out = {k: v[k] for k in keys if k in v}
         out["models"] = [m["name"] for m in v.get("models", [])]
         pipeline = v.get("pipeline")

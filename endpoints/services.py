@@ -35,6 +35,16 @@ DEFAULT_MEMORY_MB: Final = 1024
 #: How long a model server no live configuration uses keeps answering what was already
 #: routed to it (routers see a new configuration within about a second).
 DRAIN_SECONDS: Final = 10.0
+#: What a variant's configuration holds besides its models and pipeline.
+VARIANT_SETTINGS: Final = (
+    "name",
+    "weight",
+    "instance_count",
+    "min_instances",
+    "max_instances",
+    "target_in_flight",
+    "memory_budget_mb",
+)
 
 
 def _invalid(message: str, field: str) -> ServiceError:
@@ -315,16 +325,7 @@ def endpoint_update(
 
 
 def _raw_variant(variant: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "name",
-        "weight",
-        "instance_count",
-        "min_instances",
-        "max_instances",
-        "target_in_flight",
-        "memory_budget_mb",
-    )
-    raw = {k: variant[k] for k in keys if k in variant}
+    raw = {k: variant[k] for k in VARIANT_SETTINGS if k in variant}
     pipeline = variant.get("pipeline")
     if pipeline:
         raw["pipeline"] = {

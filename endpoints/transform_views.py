@@ -18,25 +18,11 @@ from endpoints.engine.transform import (
     prediction_columns,
 )
 from endpoints.models import TransformJob
-from studio import selectors as studio_selectors
 from studio.choices import ACTIVE_JOB_STATUSES
-from studio.models import Project
-from studio.navigation import current_project, enter_project
-from studio.selectors import membership_of
+from studio.navigation import enter_project, page_project
+from studio.selectors import can_write
 
 SECTION = "transform-job-list"
-
-
-def _project(request: HttpRequest) -> Project | None:
-    project, _ = current_project(request)
-    if project is None:
-        return None
-    return studio_selectors.access_project(request.user, project.pk)
-
-
-def _can_write(request: HttpRequest, project_id: int) -> bool:
-    membership = membership_of(request.user, project_id)
-    return membership is not None and membership.can_write
 
 
 def _number(value: str | None) -> int | None:
@@ -48,7 +34,7 @@ def _number(value: str | None) -> int | None:
 
 @login_required
 def transform_job_list(request: HttpRequest) -> HttpResponse:
-    project = _project(request)
+    project = page_project(request)
     if project is None:
         return render(request, "studio/no_project.html", {"section": SECTION})
     q = request.GET.get("q", "").strip()[:200]
@@ -64,7 +50,7 @@ def transform_job_list(request: HttpRequest) -> HttpResponse:
             "project": project,
             "transforms": list(found[:200]),
             "q": q,
-            "can_write": _can_write(request, project.pk),
+            "can_write": can_write(request.user, project.pk),
             "has_packages": bool(inputs["packages"]),
             "has_datasets": bool(inputs["datasets"]),
         },
@@ -74,7 +60,7 @@ def transform_job_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def transform_job_new(request: HttpRequest) -> HttpResponse:
     """``?model_package=<id>`` and ``?dataset=<id>`` preselect what the form offers."""
-    project = _project(request)
+    project = page_project(request)
     if project is None:
         return render(request, "studio/no_project.html", {"section": SECTION})
     inputs = transforms.transform_ready_inputs(project)
@@ -98,7 +84,7 @@ def transform_job_new(request: HttpRequest) -> HttpResponse:
             "section": SECTION,
             "project": project,
             "config": config,
-            "can_write": _can_write(request, project.pk),
+            "can_write": can_write(request.user, project.pk),
         },
     )
 
@@ -122,7 +108,7 @@ def transform_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "joined": "all input columns" if joined == ["*"] else ", ".join(joined),
             "outputs": _output_columns(package.metadata or {}),
             "throughput": _throughput(transform),
-            "can_write": _can_write(request, transform.project_id),
+            "can_write": can_write(request.user, transform.project_id),
             "active_statuses": list(ACTIVE_JOB_STATUSES),
             "logs": logs,
             "total_logs": job.logs.count(),

@@ -15,29 +15,16 @@ from endpoints.engine.capture import PREFIX as CAPTURE_PREFIX
 from endpoints.models import Endpoint
 from registry.models import ModelPackage
 from registry.selectors import package_lineage
-from studio import selectors as studio_selectors
 from studio.models import Project
-from studio.navigation import current_project, enter_project
-from studio.selectors import membership_of
+from studio.navigation import enter_project, page_project
+from studio.selectors import can_write
 
 SECTION = "endpoint-list"
 
 
-def _project(request: HttpRequest) -> Project | None:
-    project, _ = current_project(request)
-    if project is None:
-        return None
-    return studio_selectors.access_project(request.user, project.pk)
-
-
-def _can_write(request: HttpRequest, project_id: int) -> bool:
-    membership = membership_of(request.user, project_id)
-    return membership is not None and membership.can_write
-
-
 @login_required
 def endpoint_list(request: HttpRequest) -> HttpResponse:
-    project = _project(request)
+    project = page_project(request)
     if project is None:
         return render(request, "studio/no_project.html", {"section": SECTION})
     endpoints = selectors.endpoint_list(request.user, project_id=project.pk)
@@ -56,7 +43,7 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
                 }
                 for e in endpoints[:200]
             ],
-            "can_write": _can_write(request, project.pk),
+            "can_write": can_write(request.user, project.pk),
         },
     )
 
@@ -132,7 +119,7 @@ def _packages(project: Project) -> list[dict[str, Any]]:
 def endpoint_new(request: HttpRequest) -> HttpResponse:
     """The form posts to the API from the page; errors show beside their fields.
     ``?model_package=<id>`` preselects the first variant's model (the package page's Deploy)."""
-    project = _project(request)
+    project = page_project(request)
     if project is None:
         return render(request, "studio/no_project.html", {"section": SECTION})
     wanted = request.GET.get("model_package", "")
@@ -151,7 +138,7 @@ def endpoint_new(request: HttpRequest) -> HttpResponse:
             "section": SECTION,
             "project": project,
             "config": config,
-            "can_write": _can_write(request, project.pk),
+            "can_write": can_write(request.user, project.pk),
         },
     )
 
@@ -183,6 +170,6 @@ def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lineage": lineage,
             "example": _example(first),
             "invoke_path": f"/invocations/{endpoint.name}",
-            "can_write": _can_write(request, endpoint.project_id),
+            "can_write": can_write(request.user, endpoint.project_id),
         },
     )

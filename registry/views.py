@@ -19,9 +19,8 @@ from registry.models import MODEL_CARD_FIELDS, ModelPackage, PackageStatus
 from studio import selectors as studio_selectors
 from studio.choices import JobStatus
 from studio.errors import ServiceError
-from studio.models import Project
-from studio.navigation import current_project, enter_project
-from studio.selectors import membership_of
+from studio.navigation import enter_project, page_project
+from studio.selectors import can_write
 from training.models import TrainingJob
 from training.selectors import access_training_job
 
@@ -56,18 +55,6 @@ HEADLINE = (
 )
 
 
-def _project(request: HttpRequest, *, write: bool = False) -> Project | None:
-    project, _ = current_project(request)
-    if project is None:
-        return None
-    return studio_selectors.access_project(request.user, project.pk, write=write)
-
-
-def _can_write(request: HttpRequest, project_id: int) -> bool:
-    membership = membership_of(request.user, project_id)
-    return membership is not None and membership.can_write
-
-
 def _headline(package: ModelPackage) -> tuple[str, float] | None:
     for name in HEADLINE:
         if name in (package.metrics or {}):
@@ -77,7 +64,7 @@ def _headline(package: ModelPackage) -> tuple[str, float] | None:
 
 @login_required
 def model_group_list(request: HttpRequest) -> HttpResponse:
-    project = _project(request)
+    project = page_project(request)
     if project is None:
         return render(request, "studio/no_project.html", {"section": SECTION})
     q = request.GET.get("q", "").strip()[:200]
@@ -92,7 +79,7 @@ def model_group_list(request: HttpRequest) -> HttpResponse:
             "project": project,
             "groups": groups.order_by("-updated_at", "name")[:500],
             "q": q,
-            "can_write": _can_write(request, project.pk),
+            "can_write": can_write(request.user, project.pk),
         },
     )
 
@@ -111,7 +98,7 @@ def model_group_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "group": group,
             "rows": rows,
             "latest_approved": approved,
-            "can_write": _can_write(request, group.project_id),
+            "can_write": can_write(request.user, group.project_id),
         },
     )
 
@@ -148,7 +135,7 @@ def model_package_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "package": package,
         "group": package.group,
         "waiting": waiting,
-        "can_write": _can_write(request, package.project_id),
+        "can_write": can_write(request.user, package.project_id),
         "can_approve": selectors.can_approve(request.user, package),
         "card": [
             {"key": k, "label": CARD_LABELS[k], "hint": CARD_HINTS[k], "text": card.get(k, "")}
@@ -249,7 +236,7 @@ def model_package_register(request: HttpRequest) -> HttpResponse:
     Register button, or the list of completed jobs here)."""
     if request.method == "POST" and "training_job" in request.POST:
         return _register_from_job(request)
-    project = _project(request, write=True)
+    project = page_project(request, write=True)
     if project is None:
         return render(request, "studio/no_project.html", {"section": SECTION})
     initial_group = request.GET.get("group", "")[:200]  # "Register a version" of a group

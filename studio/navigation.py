@@ -8,6 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from studio.models import Membership, Project
+from studio.selectors import access_project
 
 SESSION_KEY = "sextant_project"
 
@@ -86,3 +87,12 @@ def enter_project(request: HttpRequest, project_id: int) -> None:
         return
     request.session[SESSION_KEY] = project.pk
     request._sextant_projects = (project, projects)  # type: ignore[attr-defined]
+
+
+def page_project(request: HttpRequest, *, write: bool = False) -> Project | None:
+    """The project a section's page shows (the session's current one), checked as any
+    access is; None when the user belongs to no project."""
+    project, _ = current_project(request)
+    if project is None:
+        return None
+    return access_project(request.user, project.pk, write=write)

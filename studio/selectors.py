@@ -47,6 +47,12 @@ def check_role(
         raise PermissionDenied(f"Your role ({membership.role}) has no access to {what}s.")
 
 
+def can_write(user: Any, project_id: int) -> bool:
+    """Whether ``user`` may change things in the project (owner or scientist)."""
+    membership = membership_of(user, project_id)
+    return membership is not None and membership.can_write
+
+
 def access_project(
     user: Any,
     project_id: Any,

@@ -14,8 +14,8 @@ from django.urls import reverse
 from studio import selectors as studio_selectors
 from studio.choices import ACTIVE_JOB_STATUSES, DatasetStatus
 from studio.models import Dataset, Project
-from studio.navigation import current_project, enter_project
-from studio.selectors import membership_of
+from studio.navigation import enter_project, page_project
+from studio.selectors import can_write
 from training import selectors
 from training.engine import algorithms
 from training.engine.debugger import DEFAULT_RULES, ISSUES, RULES
@@ -37,18 +37,6 @@ HEADLINE = (
 )
 
 
-def _project(request: HttpRequest) -> Project | None:
-    project, _ = current_project(request)
-    if project is None:
-        return None
-    return studio_selectors.access_project(request.user, project.pk)
-
-
-def _can_write(request: HttpRequest, project_id: int) -> bool:
-    membership = membership_of(request.user, project_id)
-    return membership is not None and membership.can_write
-
-
 def _headline(training: TrainingJob) -> tuple[str, float] | None:
     for name in HEADLINE:
         if name in (training.final_metrics or {}):
@@ -58,7 +46,7 @@ def _headline(training: TrainingJob) -> tuple[str, float] | None:
 
 @login_required
 def training_job_list(request: HttpRequest) -> HttpResponse:
-    project = _project(request)
+    project = page_project(request)
     if project is None:
         return render(request, "studio/no_project.html", {"section": SECTION})
     q = request.GET.get("q", "").strip()[:200]
@@ -74,7 +62,7 @@ def training_job_list(request: HttpRequest) -> HttpResponse:
             "project": project,
             "rows": rows,
             "q": q,
-            "can_write": _can_write(request, project.pk),
+            "can_write": can_write(request.user, project.pk),
             "has_datasets": Dataset.objects.filter(
                 project=project, status=DatasetStatus.READY
             ).exists(),
@@ -98,7 +86,7 @@ def _datasets(project: Project) -> list[dict[str, Any]]:
 def training_job_new(request: HttpRequest) -> HttpResponse:
     """The form posts to the API from the page (errors shown beside their fields); with
     ``?from=<id>`` it starts as a copy of that job ("clone and edit")."""
-    project = _project(request)
+    project = page_project(request)
     if project is None:
         return render(request, "studio/no_project.html", {"section": SECTION})
     source = None
@@ -136,7 +124,7 @@ def training_job_new(request: HttpRequest) -> HttpResponse:
             "section": SECTION,
             "project": project,
             "config": config,
-            "can_write": _can_write(request, project.pk),
+            "can_write": can_write(request.user, project.pk),
             "source": source,
         },
     )
@@ -165,7 +153,7 @@ def training_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "section": SECTION,
         "training": training,
         "job": job,
-        "can_write": _can_write(request, training.project_id),
+        "can_write": can_write(request.user, training.project_id),
         "active_statuses": list(ACTIVE_JOB_STATUSES),
         "lineage": lineage,
         "metric_rows": [
@@ -195,7 +183,7 @@ MAX_COMPARE = 50
 
 @login_required
 def experiment_list(request: HttpRequest) -> HttpResponse:
-    project = _project(request)
+    project = page_project(request)
     if project is None:
         return render(request, "studio/no_project.html", {"section": EXPERIMENTS})
     experiments = (

@@ -13,25 +13,13 @@ from studio import selectors as studio_selectors
 from studio.choices import DatasetStatus
 from studio.errors import ServiceError
 from studio.models import Project
-from studio.navigation import current_project, enter_project
-from studio.selectors import membership_of
+from studio.navigation import enter_project, page_project
+from studio.selectors import can_write
 from wrangler import selectors, services
 from wrangler.engine import catalog
 from wrangler.models import Flow
 
 SECTION = "flow-list"
-
-
-def _project(request: HttpRequest, *, write: bool = False) -> Project | None:
-    project, _ = current_project(request)
-    if project is None:
-        return None
-    return studio_selectors.access_project(request.user, project.pk, write=write)
-
-
-def _can_write(request: HttpRequest, project: Project) -> bool:
-    membership = membership_of(request.user, project.pk)
-    return membership is not None and membership.can_write
 
 
 def _ready_datasets(request: HttpRequest, project: Project) -> list[dict[str, object]]:
@@ -52,13 +40,13 @@ def _ready_datasets(request: HttpRequest, project: Project) -> list[dict[str, ob
 
 @login_required
 def flow_list(request: HttpRequest) -> HttpResponse:
-    project = _project(request)
+    project = page_project(request)
     if project is None:
         return render(request, "studio/no_project.html", {"section": SECTION})
-    can_write = _can_write(request, project)
+    writable = can_write(request.user, project.pk)
     datasets = _ready_datasets(request, project)
     if request.method == "POST":
-        project = _project(request, write=True)
+        project = page_project(request, write=True)
         assert project is not None
         name = request.POST.get("name", "").strip()
         dataset = request.POST.get("dataset", "")
@@ -83,7 +71,7 @@ def flow_list(request: HttpRequest) -> HttpResponse:
             "project": project,
             "flows": flows[:200],
             "q": q,
-            "can_write": can_write,
+            "can_write": writable,
             "datasets": datasets,
             "preselect": request.GET.get("dataset", ""),
         },
@@ -105,7 +93,7 @@ def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
         },
         "transforms": [t.to_dict() for t in catalog()],
         "datasets": _ready_datasets(request, project),
-        "canWrite": _can_write(request, project),
+        "canWrite": can_write(request.user, project.pk),
         "urls": {
             "flow": f"/api/v1/flows/{flow.pk}/",
             "preview": f"/api/v1/flows/{flow.pk}/preview/",
