@@ -5,10 +5,7 @@
 
   var POLL_MS = 2000;
 
-  function csrf() {
-    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
+  var csrf = window.SextantForms.csrf;
 
   function fmt(n, digits) {
     if (n === null || n === undefined || !isFinite(n)) return "—";

@@ -3,10 +3,7 @@
 (function () {
   "use strict";
 
-  function csrf() {
-    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
+  var F = window.SextantForms;
 
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.querySelector("[data-endpoint-form]");
@@ -63,59 +60,15 @@
       return out;
     }
 
-    function clearErrors() {
-      form.querySelectorAll("[data-error-for]").forEach(function (ul) {
-        ul.innerHTML = ""; ul.hidden = true;
-        var field = ul.closest(".field"); if (field) field.classList.remove("has-error");
-      });
-      form.querySelector("[data-form-error]").hidden = true;
-    }
-
-    function showError(error) {
-      var field = error.field || "", ul = null;
-      for (var parts = field.split("."); parts.length && !ul; parts.pop()) {
-        ul = form.querySelector('[data-error-for="' + CSS.escape(parts.join(".")) + '"]');
-      }
-      if (ul) {
-        var li = document.createElement("li");
-        li.textContent = error.message;
-        ul.appendChild(li); ul.hidden = false;
-        var f = ul.closest(".field"); if (f) f.classList.add("has-error");
-        return;
-      }
-      var box = form.querySelector("[data-form-error]");
-      box.querySelector("[data-form-error-text]").textContent = error.message || "The endpoint could not be created.";
-      box.hidden = false;
-    }
-
     form.querySelector("[data-show-request]").addEventListener("click", function () {
       var box = form.querySelector("[data-request]");
-      form.querySelector("[data-request-text]").textContent =
-        "curl -X POST " + location.origin + config.api + " \\\n" +
-        '  -H "Authorization: Token $SEXTANT_TOKEN" -H "Content-Type: application/json" \\\n' +
-        "  -d '" + JSON.stringify(body(), null, 2) + "'";
+      form.querySelector("[data-request-text]").textContent = F.curl(config.api, body());
       box.hidden = !box.hidden;
     });
 
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      clearErrors();
-      var button = form.querySelector("[data-submit]");
-      button.disabled = true;
-      fetch(config.api, {
-        method: "POST", credentials: "same-origin",
-        headers: { "X-CSRFToken": csrf(), "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify(body()),
-      }).then(function (r) {
-        return r.json().then(function (data) { return { ok: r.ok, data: data }; });
-      }).then(function (res) {
-        if (res.ok) { location.href = config.detail.replace("{id}", res.data.id); return; }
-        button.disabled = false;
-        showError(res.data.error || { message: JSON.stringify(res.data) });
-      }).catch(function () {
-        button.disabled = false;
-        showError({ message: "The studio could not be reached; try again." });
-      });
+      F.submitJSON(form, config.api, body(), config.detail, "The endpoint could not be created.");
     });
   });
 })();

@@ -3,6 +3,7 @@
    beside the field the API names. "As a request" shows the same call as curl. */
 (function () {
   "use strict";
+  var F = window.SextantForms;
 
   var form = document.querySelector("[data-transform-form]");
   if (!form) return;
@@ -97,66 +98,14 @@
     return out;
   }
 
-  function clearErrors() {
-    form.querySelectorAll("[data-error-for]").forEach(function (ul) { ul.hidden = true; ul.innerHTML = ""; });
-    form.querySelectorAll(".field.has-error").forEach(function (f) { f.classList.remove("has-error"); });
-    form.querySelector("[data-form-error]").hidden = true;
-  }
-
-  function showError(error) {
-    var ul = error.field ? form.querySelector('[data-error-for="' + CSS.escape(error.field) + '"]') : null;
-    if (ul) {
-      var li = document.createElement("li");
-      li.textContent = error.message;
-      ul.appendChild(li);
-      ul.hidden = false;
-      ul.closest(".field").classList.add("has-error");
-      var input = ul.closest(".field").querySelector("input, select");
-      if (input) input.focus();
-      return;
-    }
-    var box = form.querySelector("[data-form-error]");
-    box.querySelector("[data-form-error-text]").textContent = error.message || "The transform could not be started.";
-    box.hidden = false;
-  }
-
-  function csrf() {
-    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
-    clearErrors();
-    var button = form.querySelector("[data-submit]");
-    button.disabled = true;
-    fetch(config.api, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf(), Accept: "application/json", "Content-Type": "application/json" },
-      body: JSON.stringify(body()),
-    }).then(function (r) {
-      return r.json().then(function (data) { return { ok: r.ok, data: data }; });
-    }).then(function (res) {
-      if (res.ok) {
-        location.href = config.detail.replace("{id}", res.data.id);
-        return;
-      }
-      button.disabled = false;
-      showError(res.data.error || { message: JSON.stringify(res.data) });
-    }).catch(function () {
-      button.disabled = false;
-      showError({ message: "The studio could not be reached; try again." });
-    });
+    F.submitJSON(form, config.api, body(), config.detail, "The transform could not be started.");
   });
 
   form.querySelector("[data-show-request]").addEventListener("click", function () {
     var box = form.querySelector("[data-request]");
-    var json = JSON.stringify(body(), null, 2);
-    box.querySelector("[data-request-text]").textContent =
-      "curl -X POST " + location.origin + config.api + " \\\n" +
-      "  -H 'Authorization: Token $TOKEN' -H 'Content-Type: application/json' \\\n" +
-      "  -d '" + json.replace(/'/g, "'\\''") + "'";
+    box.querySelector("[data-request-text]").textContent = F.curl(config.api, body());
     box.hidden = !box.hidden;
   });
 

@@ -237,41 +237,18 @@
     return fd;
   }
 
-  function clearErrors() {
-    form.querySelectorAll("[data-error-for]").forEach(function (ul) { ul.hidden = true; ul.innerHTML = ""; });
-    form.querySelectorAll(".field.has-error").forEach(function (f) { f.classList.remove("has-error"); });
-    form.querySelector("[data-form-error]").hidden = true;
-  }
+  var F = window.SextantForms;
+
+  function clearErrors() { F.clearErrors(form); }
 
   function showError(error) {
-    var field = error.field || "";
-    // The field's own list, else the nearest one up its path ("metric_definitions.0.regex"
-    // → "metric_definitions"), keeping to what is visible.
-    var ul = null;
-    for (var parts = field.split("."); parts.length && !ul; parts.pop()) {
-      var found = form.querySelector('[data-error-for="' + CSS.escape(parts.join(".")) + '"]');
-      if (found && !found.parentElement.closest("[hidden]")) ul = found;
-    }
-    if (!ul && field.indexOf("channels") === 0) ul = form.querySelector('[data-error-for="channels.train"]');
-    if (ul) {
-      var li = document.createElement("li");
-      li.textContent = error.message;
-      ul.appendChild(li);
-      ul.hidden = false;
-      ul.closest(".field").classList.add("has-error");
-      var input = ul.closest(".field").querySelector("input, select");
-      if (input) input.focus();
-      return;
-    }
-    var box = form.querySelector("[data-form-error]");
-    box.querySelector("[data-form-error-text]").textContent = error.message || "The job could not be created.";
-    box.hidden = false;
+    // A channel the form has no list for ("channels.x") shows under the train channel.
+    F.showError(form, error, "The job could not be created.", function (field) {
+      return field.indexOf("channels") === 0 ? form.querySelector('[data-error-for="channels.train"]') : null;
+    });
   }
 
-  function csrf() {
-    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
+  var csrf = F.csrf;
 
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
