@@ -13,6 +13,7 @@ import asyncio
 import logging
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -122,13 +123,16 @@ class Recorder:
 
         def write() -> None:
             write_metrics(rows)
-            if grouped:
-                write_captures(grouped)
             if prune:
                 prune_metrics()
 
-        if rows or grouped or prune:
+        if rows or prune:
             await run_in_db(write)
+        if grouped:
+            # Storage may be remote and slow: its own thread, so that route refreshes and
+            # token checks (the database thread's work) never wait behind it.
+            await asyncio.get_running_loop().run_in_executor(_storage, write_captures, grouped)
 
 
+_storage = ThreadPoolExecutor(max_workers=1, thread_name_prefix="serving-capture")
 recorder = Recorder()
