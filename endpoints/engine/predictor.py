@@ -359,17 +359,28 @@ class Predictor:
     def _checked(
         self, shortcut: Callable[[np.ndarray], Outputs] | None
     ) -> Callable[[np.ndarray], Outputs] | None:
-        """The shortcut if it gives the pipeline's own answers on probe rows, else None."""
+        """The shortcut if it gives the pipeline's own answers on probe rows, else None.
+
+        The probe has a missing value in every column; a model that takes no missing
+        value at all (a linear model without an imputer) is probed on complete rows, and
+        then fails on a gap the same way by either path."""
         if shortcut is None:
             return None
-        probe = self._probe_matrix()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                quick = shortcut(probe)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            probe = self._probe_matrix()
+            try:
                 sure = self._frame_outputs(probe)
-        except Exception:  # any failure means: serve through the pipeline
-            return None
+            except Exception:  # the model itself refuses gaps: probe complete rows
+                probe = probe[~np.isnan(probe).any(axis=1)]
+                try:
+                    sure = self._frame_outputs(probe)
+                except Exception:  # the pipeline cannot take these rows: keep to it
+                    return None
+            try:
+                quick = shortcut(probe)
+            except Exception:  # any failure means: serve through the pipeline
+                return None
         for name, values in sure.columns.items():
             got = quick.columns.get(name)
             if got is None or got.shape != values.shape:

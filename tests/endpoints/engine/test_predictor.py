@@ -186,3 +186,35 @@ def test_a_large_csv_body_parses_with_arrow_and_names_the_bad_cell(xgb_archive):
     broken = body.replace(b"\n", b"\nnope,1,2,3,4,5\n", 1)
     with pytest.raises(PayloadError, match="Row 2, column 'f0'"):
         predictor.decode(CSV, broken)
+
+
+def test_an_uploaded_pipeline_fitted_on_arrays_takes_the_fast_path(tmp_path):
+    """A scaler and a logistic regression with no imputer: the probe with gaps fails by
+    either path, so the check runs on complete rows, and gaps stay an error."""
+    import joblib
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from registry.engine.package import WrapSpec, wrap
+
+    x, y = make_classification(300, 5, random_state=2)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y)
+    joblib.dump(model, tmp_path / "model.joblib")
+    schema = [{"name": f"c{i}", "type": "float"} for i in range(5)]
+    wrap(
+        WrapSpec(
+            source=tmp_path / "model.joblib",
+            kind="sklearn",
+            output=tmp_path / "model.tar.gz",
+            input_schema=schema,
+        )
+    )
+    predictor = Predictor.load(tmp_path / "model.tar.gz")
+    assert predictor.fast is not None
+    request = predictor.decode(CSV, pd.DataFrame(x[:20]).to_csv(header=False, index=False).encode())
+    got = predictor.predict([request])[0]
+    np.testing.assert_allclose(got.columns["probabilities"], model.predict_proba(x[:20]), rtol=1e-5)
+    with pytest.raises(ValueError, match="NaN"):
+        predictor.predict([predictor.decode(CSV, b"1,,3,4,5\n")])
