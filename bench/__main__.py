@@ -22,6 +22,7 @@ BENCHMARKS = (
     "insights",
     "training",
     "tracking",
+    "serving",
 )
 
 
@@ -143,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
                 database_url=args.database_url,
                 redis_url=args.redis_url,
             )
+        if "serving" in selected:
+            from bench import serving
+
+            serving.run(scratch=scratch, out=out, machine=info)
         if "previews" in selected:
             from bench import previews
 

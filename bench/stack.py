@@ -27,7 +27,7 @@ from urllib.parse import urlparse, urlunparse
 import psutil
 import requests
 
-from studio.launcher import ROOT, Stack, wait_for_http, web_argv, worker_argv
+from studio.launcher import ROOT, Stack, model_host_argv, wait_for_http, web_argv, worker_argv
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -232,8 +232,10 @@ def live_studio(
     *,
     extra_env: dict[str, str] | None = None,
     queues: str = "default,cpu",
+    serving: bool = False,
 ) -> Iterator[LiveStudio]:
-    """Web (uvicorn) + one prefork worker of concurrency 1, in ``scratch/studio-<backend>``."""
+    """Web (uvicorn) + one prefork worker of concurrency 1, in ``scratch/studio-<backend>``;
+    with ``serving``, the model host too, which runs the endpoints' model servers."""
     var = scratch / f"studio-{backend.name}-{uuid.uuid4().hex[:6]}"
     var.mkdir(parents=True)
     env = studio_env(backend, var, extra_env)
@@ -249,6 +251,8 @@ def live_studio(
             "worker",
             worker_argv(queues, concurrency=1, name=f"bench-{uuid.uuid4().hex[:6]}@%h"),
         )
+        if serving:
+            stack.start("model-host", model_host_argv(f"bench-{uuid.uuid4().hex[:6]}"))
         wait_for_http(f"{studio.url}/login/", timeout=60)
         studio.wait_worker()
         yield studio
