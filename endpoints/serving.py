@@ -30,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Count, Max
 from django.http import parse_cookie
 from django.utils.crypto import constant_time_compare
@@ -62,12 +62,16 @@ _db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="serving-db")
 
 
 async def in_db_thread(func: Callable[[], Any]) -> Any:
+    """``func`` in the serving database thread, whose connection stays open between calls
+    (a refresh every half second must not reconnect each time); a connection the
+    database dropped is opened again, once."""
+
     def run() -> Any:
-        close_old_connections()
         try:
             return func()
-        finally:
-            close_old_connections()
+        except (OperationalError, InterfaceError):
+            connection.close()
+            return func()
 
     return await asyncio.get_running_loop().run_in_executor(_db, run)
 

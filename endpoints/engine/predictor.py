@@ -38,6 +38,7 @@ Inputs: TypeAlias = np.ndarray | pd.DataFrame
 # Fitted on a frame, given an array: scikit-learn warns on every call. The probe check
 # below proves the columns line up, so the warning says nothing here.
 warnings.filterwarnings("ignore", message="X does not have valid feature names")
+warnings.filterwarnings("ignore", message="X has feature names, but")
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,7 @@ class Predictor:
             return False
         step = steps[0]
         from sklearn.compose import ColumnTransformer
+        from sklearn.preprocessing import FunctionTransformer
 
         names = [c.name for c in self.columns]
         number_type = np.dtype(str(self.model.metadata.get("number_type", "float64")))
@@ -337,7 +339,10 @@ class Predictor:
             if len(fitted) != 1 or list(fitted[0][2]) != names:
                 return False
             inner = fitted[0][1]
-            if inner == "passthrough":
+            # A fitted "passthrough" is kept as an identity FunctionTransformer.
+            if (isinstance(inner, str) and inner == "passthrough") or (
+                isinstance(inner, FunctionTransformer) and inner.func is None
+            ):
                 return True
             if inner == "drop" or not hasattr(inner, "transform"):
                 return False

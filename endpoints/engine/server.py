@@ -190,9 +190,13 @@ class Server:
                 for slot, _, _ in items:
                     answers[slot] = self._error(422, "prediction_failed", message)
         self.stats.requests += len(batch)
+        # One write per connection for the whole batch, its answers in request order.
+        replies: dict[Connection, list[bytes]] = {}
         for (conn, _, _), answer in zip(batch, answers, strict=True):
             assert answer is not None
-            conn.send(answer)
+            replies.setdefault(conn, []).append(answer)
+        for conn, parts in replies.items():
+            conn.send(parts[0] if len(parts) == 1 else b"".join(parts))
 
     def _ping(self) -> bytes:
         body = {"status": "ok", "pid": os.getpid(), **self.stats.to_dict(), **self.store.describe()}

@@ -218,3 +218,10 @@ def test_an_uploaded_pipeline_fitted_on_arrays_takes_the_fast_path(tmp_path):
     np.testing.assert_allclose(got.columns["probabilities"], model.predict_proba(x[:20]), rtol=1e-5)
     with pytest.raises(ValueError, match="NaN"):
         predictor.predict([predictor.decode(CSV, b"1,,3,4,5\n")])
+
+
+def test_a_trained_xgboost_model_is_served_by_its_booster(xgb_archive):
+    """The trees' preprocessing only passes the columns through (a fitted "passthrough" is
+    an identity FunctionTransformer): the booster's inplace_predict answers directly."""
+    predictor = Predictor.load(xgb_archive)
+    assert predictor.fast is not None and predictor.fast.__name__ == "xgb_classes"
