@@ -46,9 +46,14 @@ def consume(folder, results, stop) -> None:
 def test_messages_arrive_whole_and_exactly_once_across_consumer_processes(tmp_path):
     with connection_for(tmp_path) as conn:
         conn.SimpleQueue("race")  # declare and bind before anyone publishes or consumes
-    ctx = multiprocessing.get_context("fork")
+    # Not "fork": by the time this runs the test process has threads (browsers, thread
+    # pools, OpenMP), and a child forked from it can inherit a lock held by one of them.
+    ctx = multiprocessing.get_context("forkserver")
     results, stop = ctx.Queue(), ctx.Event()
-    consumers = [ctx.Process(target=consume, args=(tmp_path, results, stop)) for _ in range(3)]
+    # Daemons: one that never stops cannot keep the test session from ending.
+    consumers = [
+        ctx.Process(target=consume, args=(tmp_path, results, stop), daemon=True) for _ in range(3)
+    ]
     for p in consumers:
         p.start()
     with connection_for(tmp_path) as conn:
@@ -65,6 +70,9 @@ def test_messages_arrive_whole_and_exactly_once_across_consumer_processes(tmp_pa
         stop.set()
         for p in consumers:
             p.join(timeout=10)
+        for p in consumers:
+            if p.is_alive():
+                p.kill()
     assert sorted(i for i, _ in received) == list(range(TOTAL))
     assert all(whole for _, whole in received)
     assert all(p.exitcode == 0 for p in consumers)
