@@ -200,7 +200,7 @@ def transform_job_finish(*, transform_id: int, path: Path, rows: int) -> Transfo
     it; a transform already linked returns as it is (a retried run after success)."""
     with transaction.atomic():
         transform = (
-            TransformJob.objects.select_for_update()
+            TransformJob.objects.select_for_update(of=("self",))
             .select_related("project", "created_by")
             .get(pk=transform_id)
         )
