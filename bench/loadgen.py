@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -130,3 +134,10 @@ async def run_load(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     load.seconds = time.perf_counter() - started
     return load
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to its end from synchronous code, on a thread of its own: the
+    caller's thread may already run an event loop (a test session driving a browser does)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

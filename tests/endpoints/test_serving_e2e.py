@@ -4,7 +4,6 @@ invoke, split, pin, shadow, update under load, capture, restart, delete."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -19,7 +18,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
 
-from bench.loadgen import run_load
+from bench.loadgen import run_load, run_sync
 from tests.e2e.test_flows import ready_dataset
 from tests.live import LiveStudio, backends, live_studio
 from training.engine.artifact import load as load_model
@@ -131,7 +130,7 @@ def load(
     headers: dict | None = None,
 ):
     head = {"Content-Type": "text/csv", "Authorization": f"Token {live.token}", **(headers or {})}
-    return asyncio.run(
+    return run_sync(
         run_load(
             f"{live.url}/invocations/{name}",
             lambda i: (body.encode(), head),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.loadgen import run_sync
 from endpoints.engine import protocol
 from endpoints.engine.router import Route, Upstream, UpstreamError, Variant, call_variant
 from tests.endpoints.engine.conftest import FEATURES, numeric_frame
@@ -71,7 +72,7 @@ def test_a_server_answers_pipelined_requests_in_order_and_batches_them(tmp_path,
             ping = await call_variant(variant, protocol.request_frame(protocol.PING))
             return answers, json.loads(ping[2])
 
-        answers, stats = asyncio.run(run())
+        answers, stats = run_sync(run())
     assert all(status == 200 for status, _, _ in answers)
     assert {body for _, _, body in answers} <= {b"churn\n", b"stay\n"}
     # 40 requests sent at once were predicted in fewer calls than requests.
@@ -95,7 +96,7 @@ def test_a_bad_body_gets_its_error_and_the_server_keeps_serving(tmp_path, xgb_ar
             )
 
         protocol_json = "application/json"
-        bad, good, broken = asyncio.run(run())
+        bad, good, broken = run_sync(run())
     assert bad[0] == 400 and "takes 6" in json.loads(bad[2])["error"]["message"]
     assert good[0] == 200
     assert broken[0] == 400 and json.loads(broken[2])["error"]["field"] == "body"
@@ -133,7 +134,7 @@ def test_a_multi_model_server_loads_on_first_use_and_evicts_the_least_recent(
             seen.append(await ask(protocol.INVOKE, csv_row(), model="nope/1"))
             return seen
 
-        seen = asyncio.run(run())
+        seen = run_sync(run())
     assert seen[0][1]["loaded"] == []
     assert seen[1][0] == 200 and seen[2][1]["loaded"] == ["churn/1"]
     assert seen[3][0] == 200 and seen[4][1]["loaded"] == ["price/1"]
@@ -167,7 +168,7 @@ def test_the_router_skips_an_instance_that_is_gone(tmp_path, xgb_archive):
                 await call_variant(only_dead, invoke(csv_row()))
             return statuses.count(200), only_dead.stats.server_errors
 
-        ok, errors = asyncio.run(run())
+        ok, errors = run_sync(run())
     assert ok == 6 and errors == 1
 
 
