@@ -20,7 +20,7 @@ from endpoints.transform import (
     transform_job_list,
     transform_job_stop,
 )
-from studio.api.views import check_filters, validated
+from studio.api.views import check_choice, check_filters, validated
 from studio.choices import JobStatus
 from studio.errors import ServiceError
 from studio.models import Dataset
@@ -153,10 +153,10 @@ class EndpointViewSet(viewsets.GenericViewSet):
     )
     def list(self, request: Request) -> Response:
         filters = check_filters(request, self.FILTERS)
-        if filters.get("status") and filters["status"] not in EndpointStatus.values:
-            raise ServiceError("invalid", f"Unknown status {filters['status']!r}.", field="status")
         qs = selectors.endpoint_list(
-            request.user, project_id=filters.get("project"), status=filters.get("status")
+            request.user,
+            project_id=filters.get("project"),
+            status=check_choice(filters, "status", EndpointStatus.values),
         )
         page = self.paginate_queryset(qs)
         out = EndpointOut(page, many=True, context={"request": request})
@@ -340,10 +340,10 @@ class TransformJobViewSet(viewsets.GenericViewSet):
     )
     def list(self, request: Request) -> Response:
         filters = check_filters(request, self.FILTERS)
-        if filters.get("status") and filters["status"] not in JobStatus.values:
-            raise ServiceError("invalid", f"Unknown status {filters['status']!r}.", field="status")
         qs = transform_job_list(
-            request.user, project_id=filters.get("project"), status=filters.get("status")
+            request.user,
+            project_id=filters.get("project"),
+            status=check_choice(filters, "status", JobStatus.values),
         )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(TransformJobOut(page, many=True).data)

@@ -47,16 +47,10 @@ def _deploy_finished(job: Job) -> None:
     if job.status == JobStatus.COMPLETED:
         return
     endpoint_id = (job.parameters or {}).get("endpoint")
-    endpoint = Endpoint.objects.filter(pk=endpoint_id, job=job).first()
-    if endpoint is None or endpoint.pending_config is None:
-        return
-    planned = list(
-        ModelServer.objects.filter(
-            endpoint=endpoint, generation__gt=endpoint.generation
-        ).values_list("pk", flat=True)
-    )
+    if not Endpoint.objects.filter(pk=endpoint_id, job=job).exists():
+        return  # deleted, or a later deploy owns it now
     reason = job.failure_reason or f"The deploy job ended {job.status}."
-    deploy_abandon(endpoint_id=endpoint.pk, reason=reason, servers=planned)
+    deploy_abandon(endpoint_id=int(endpoint_id), reason=reason)
 
 
 @register_runner(

@@ -10,6 +10,9 @@ from django.http import Http404
 from django.utils import timezone
 
 from endpoints.models import Endpoint, EndpointMetric, ModelServer
+from registry.models import ModelPackage
+from registry.selectors import package_deployable
+from studio.models import Project
 from studio.selectors import access_project, check_role, membership_of, readable_project_ids
 
 
@@ -143,3 +146,59 @@ def endpoint_metrics(endpoint: Endpoint, *, seconds: int = 300) -> dict[str, Any
             else None
         )
     return {"window_seconds": seconds, "variants": variants, "totals": totals}
+
+
+def endpoint_variants(endpoint: Endpoint) -> list[dict[str, Any]]:
+    """The live (or pending) variants, shadow last, with their packages, running instances
+    and autoscaling state: what the endpoint's page shows."""
+    config = endpoint.config or endpoint.pending_config or {}
+    wanted = list(config.get("variants", []))
+    if config.get("shadow"):
+        wanted.append({**config["shadow"], "shadow": True})
+    ids = {m["package"] for v in wanted for m in v.get("models", [])}
+    packages = {
+        p.pk: p
+        for p in ModelPackage.objects.filter(pk__in=ids).select_related("group", "training_job")
+    }
+    instances = endpoint_instances(endpoint)
+    rows = []
+    for v in wanted:
+        mine = [i for i in instances if i["variant"] == v["name"] and i["live"]]
+        rows.append(
+            {
+                "name": v["name"],
+                "shadow": bool(v.get("shadow")),
+                "weight": v.get("weight", 0.0),
+                "instance_count": v.get("instance_count", 1),
+                "running": sum(i["status"] == "Running" for i in mine),
+                "models": [packages.get(m["package"]) for m in v.get("models", [])],
+                "model_names": [m["name"] for m in v.get("models", [])],
+                "multi_model": v.get("multi_model", False),
+                "autoscaled": v.get("max_instances", 1) > v.get("min_instances", 1),
+                "min": v.get("min_instances", 1),
+                "max": v.get("max_instances", 1),
+                "target": v.get("target_in_flight"),
+                "scaling": (endpoint.scaling or {}).get(v["name"]),
+            }
+        )
+    return rows
+
+
+def servable_packages(project: Project) -> list[dict[str, Any]]:
+    """The project's Completed packages for the new-endpoint form, newest version first per
+    group, each saying whether this project lets it deploy."""
+    packages = (
+        ModelPackage.objects.filter(project=project, status="Completed")
+        .select_related("group")
+        .order_by("group__name", "-version")[:500]
+    )
+    required = not project.allow_unapproved_deployments
+    return [
+        {
+            "id": p.pk,
+            "label": f"{p.group.name} v{p.version}",
+            "approval": p.approval_status,
+            "deployable": package_deployable(p, require_approval=required) is None,
+        }
+        for p in packages
+    ]

@@ -22,6 +22,7 @@ from endpoints.engine.scaling import desired_instances
 from endpoints.models import Endpoint, EndpointMetric, ModelHost, ModelServer
 from endpoints.pipelines import check_pipeline
 from registry.models import ModelPackage
+from registry.selectors import package_deployable
 from studio.errors import ConflictError, ServiceError
 from studio.models import Project
 from studio.services import job_submit
@@ -77,18 +78,10 @@ def _package(project: Project, value: Any, field: str) -> ModelPackage:
     package = ModelPackage.objects.select_related("group").filter(project=project, pk=value).first()
     if package is None:
         raise _invalid(f"There is no model package {value} in this project.", field)
-    if package.status != "Completed":
-        raise _invalid(
-            f"Model package {package.group.name} v{package.version} is {package.status}: only a "
-            "Completed package can serve.",
-            field,
-        )
-    if package.approval_status != "Approved" and not project.allow_unapproved_deployments:
-        raise _invalid(
-            f"Model package {package.group.name} v{package.version} is "
-            f"{package.approval_status}: only Approved packages deploy in this project.",
-            field,
-        )
+    # The registry's own rule; approval only where the project asks for it.
+    reason = package_deployable(package, require_approval=not project.allow_unapproved_deployments)
+    if reason is not None:
+        raise _invalid(f"{reason} (approval_status: {package.approval_status})", field)
     return package
 
 
@@ -456,25 +449,23 @@ def deploy_commit(*, endpoint_id: int, servers: list[int]) -> Endpoint:
     return endpoint
 
 
-def deploy_abandon(*, endpoint_id: int, reason: str, servers: list[int]) -> None:
+def deploy_abandon(*, endpoint_id: int, reason: str) -> None:
     """The deploy failed: a new endpoint is Failed; an updated one goes on serving its
-    current configuration, the reason kept. The servers started for it are retired."""
+    current configuration, the reason kept. The servers started for it (those of a later
+    generation than the live one) are retired."""
     with transaction.atomic():
         endpoint = Endpoint.objects.select_for_update().filter(pk=endpoint_id).first()
-        if endpoint is None:
+        if endpoint is None or endpoint.pending_config is None:
             return
         served = bool((endpoint.config or {}).get("variants"))
         endpoint.status = EndpointStatus.IN_SERVICE if served else EndpointStatus.FAILED
         endpoint.failure_reason = reason
         endpoint.pending_config = None
         endpoint.save()
-        ModelServer.objects.filter(
-            endpoint=endpoint, pk__in=servers, generation__gt=endpoint.generation
-        ).update(retire_at=timezone.now(), updated_at=timezone.now())
-        if not served:
-            ModelServer.objects.filter(endpoint=endpoint).update(
-                retire_at=timezone.now(), updated_at=timezone.now()
-            )
+        dropped = ModelServer.objects.filter(endpoint=endpoint)
+        if served:
+            dropped = dropped.filter(generation__gt=endpoint.generation)
+        dropped.update(retire_at=timezone.now(), updated_at=timezone.now())
 
 
 # ------------------------------------------------------------------------- autoscaling

@@ -12,10 +12,8 @@ from django.urls import reverse
 
 from endpoints import selectors
 from endpoints.engine.capture import PREFIX as CAPTURE_PREFIX
-from endpoints.models import Endpoint
 from registry.models import ModelPackage
 from registry.selectors import package_lineage
-from studio.models import Project
 from studio.navigation import enter_project, page_project
 from studio.selectors import can_write
 
@@ -48,40 +46,6 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _variant_rows(endpoint: Endpoint, config: dict[str, Any]) -> list[dict[str, Any]]:
-    """The live (or pending) variants with their packages and instances, for the page."""
-    wanted = list(config.get("variants", []))
-    if config.get("shadow"):
-        wanted.append({**config["shadow"], "shadow": True})
-    ids = {m["package"] for v in wanted for m in v.get("models", [])}
-    packages = {
-        p.pk: p
-        for p in ModelPackage.objects.filter(pk__in=ids).select_related("group", "training_job")
-    }
-    instances = selectors.endpoint_instances(endpoint)
-    rows = []
-    for v in wanted:
-        mine = [i for i in instances if i["variant"] == v["name"] and i["live"]]
-        rows.append(
-            {
-                "name": v["name"],
-                "shadow": bool(v.get("shadow")),
-                "weight": v.get("weight", 0.0),
-                "instance_count": v.get("instance_count", 1),
-                "running": sum(i["status"] == "Running" for i in mine),
-                "models": [packages.get(m["package"]) for m in v.get("models", [])],
-                "model_names": [m["name"] for m in v.get("models", [])],
-                "multi_model": v.get("multi_model", False),
-                "autoscaled": v.get("max_instances", 1) > v.get("min_instances", 1),
-                "min": v.get("min_instances", 1),
-                "max": v.get("max_instances", 1),
-                "target": v.get("target_in_flight"),
-                "scaling": (endpoint.scaling or {}).get(v["name"]),
-            }
-        )
-    return rows
-
-
 def _example(packages: list[ModelPackage]) -> dict[str, str]:
     """A request body to start the test panel from: one row of the input schema."""
     if not packages:
@@ -97,24 +61,6 @@ def _example(packages: list[ModelPackage]) -> dict[str, str]:
     }
 
 
-def _packages(project: Project) -> list[dict[str, Any]]:
-    """The project's servable packages for the form, newest version first per group."""
-    packages = (
-        ModelPackage.objects.filter(project=project, status="Completed")
-        .select_related("group")
-        .order_by("group__name", "-version")[:500]
-    )
-    return [
-        {
-            "id": p.pk,
-            "label": f"{p.group.name} v{p.version}",
-            "approval": p.approval_status,
-            "deployable": p.approval_status == "Approved" or project.allow_unapproved_deployments,
-        }
-        for p in packages
-    ]
-
-
 @login_required
 def endpoint_new(request: HttpRequest) -> HttpResponse:
     """The form posts to the API from the page; errors show beside their fields.
@@ -127,7 +73,7 @@ def endpoint_new(request: HttpRequest) -> HttpResponse:
         "project": project.pk,
         "api": reverse("api-endpoint-list"),
         "detail": reverse("endpoint-detail", args=[0]).replace("/0/", "/{id}/"),
-        "packages": _packages(project),
+        "packages": selectors.servable_packages(project),
         "selected": int(wanted) if wanted.isdigit() else None,
         "allow_unapproved": project.allow_unapproved_deployments,
     }
@@ -150,7 +96,7 @@ def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = selectors.access_endpoint(request.user, pk)
     enter_project(request, endpoint.project_id)
     config = endpoint.config or endpoint.pending_config or {}
-    variants = _variant_rows(endpoint, config)
+    variants = selectors.endpoint_variants(endpoint)
     first = [p for v in variants for p in v["models"] if p is not None]
     lineage = package_lineage(first[0]) if first else None
     capture = config.get("data_capture") or {}

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from studio import storage
-from studio.api.views import check_filters, validated
+from studio.api.views import check_choice, check_filters, validated
 from studio.choices import JobStatus
 from studio.errors import ServiceError
 from training import selectors, services
@@ -137,10 +137,10 @@ class TrainingJobViewSet(viewsets.GenericViewSet):
     )
     def list(self, request: Request) -> Response:
         filters = check_filters(request, self.FILTERS)
-        if filters.get("status") and filters["status"] not in JobStatus.values:
-            raise ServiceError("invalid", f"Unknown status {filters['status']!r}.", field="status")
         qs = selectors.training_job_list(
-            request.user, project_id=filters.get("project"), status=filters.get("status")
+            request.user,
+            project_id=filters.get("project"),
+            status=check_choice(filters, "status", JobStatus.values),
         )
         page = self.paginate_queryset(qs)
         out = TrainingJobOut(page, many=True, context={"request": request})

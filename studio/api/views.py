@@ -47,6 +47,14 @@ def check_filters(request: Request, allowed: set[str]) -> dict[str, str]:
     return {k: v for k, v in request.query_params.items() if k in allowed and v != ""}
 
 
+def check_choice(filters: dict[str, str], name: str, choices: Any) -> str | None:
+    """The filter ``name`` if given, which must be one of ``choices`` (else a 400)."""
+    value = filters.get(name)
+    if value and value not in choices:
+        raise ServiceError("invalid", f"Unknown {name} {value!r}.", field=name)
+    return value or None
+
+
 def validated(serializer_class: Any, data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
