@@ -23,6 +23,7 @@ BENCHMARKS = (
     "training",
     "tracking",
     "serving",
+    "consolidation",
 )
 
 
@@ -148,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench import serving
 
             serving.run(scratch=scratch, out=out, machine=info)
+        if "consolidation" in selected:
+            from bench import labeling_consolidation
+
+            labeling_consolidation.run(scratch=scratch, out=out, machine=info)
         if "previews" in selected:
             from bench import previews
 
