@@ -28,7 +28,7 @@ NAVIGATION: list[tuple[str, list[NavItem]]] = [
         "Prepare",
         [
             NavItem("Datasets", "dataset-list", "table"),
-            NavItem("Labeling", None, "tag"),
+            NavItem("Labeling", "labeling-job-list", "tag"),
             NavItem("Data flows", "flow-list", "flow"),
             NavItem("Feature store", None, "layers"),
             NavItem("Clarify", None, "scale"),

@@ -171,10 +171,14 @@ def dataset_upload(*, project: Project, user: Any, upload: File, name: str = "")
     return dataset
 
 
-def dataset_from_parquet(*, project: Project, user: Any, name: str, path: Path) -> Dataset:
+def dataset_from_parquet(
+    *, project: Project, user: Any, name: str, path: Path, images_of: Dataset | None = None
+) -> Dataset:
     """A new Ready dataset (or version) made of a Parquet file a job wrote; moves the file.
 
     Processing jobs call this for their outputs; the profile job starts as for an upload.
+    With ``images_of`` (a dataset of images), the file is an image manifest whose images are
+    that dataset's: they are copied along, and the new version is a dataset of images too.
     """
     name = name.strip()
     if not NAME_RE.match(name):
@@ -185,12 +189,16 @@ def dataset_from_parquet(*, project: Project, user: Any, name: str, path: Path) 
             field="output_name",
         )
     num_rows, columns = parquet_columns(path)
+    fmt = "images" if images_of is not None else "parquet"
     dataset = _dataset_reserve(
-        project=project, user=user, name=name, fmt="parquet", filename=f"{name}.parquet"
+        project=project, user=user, name=name, fmt=fmt, filename=f"{name}.parquet"
     )
     try:
-        dataset.data_key = f"{_dataset_prefix(dataset)}/data.parquet"
+        prefix = _dataset_prefix(dataset)
+        dataset.data_key = f"{prefix}/data.parquet"
         dataset.source_key = dataset.data_key
+        if images_of is not None:
+            storage.copy_prefix(f"{_dataset_prefix(images_of)}/images", f"{prefix}/images")
         dataset.source_bytes = storage.put_file(dataset.data_key, path, move=True)
     except BaseException:
         _dataset_discard(dataset)
@@ -210,8 +218,14 @@ def dataset_from_parquet(*, project: Project, user: Any, name: str, path: Path) 
                 "updated_at",
             ]
         )
-        dataset_profile_start(dataset=dataset, user=user)
+        if images_of is None:
+            dataset_profile_start(dataset=dataset, user=user)
     return dataset
+
+
+def dataset_file_key(dataset: Dataset, name: str) -> str:
+    """The storage key of a file of a dataset of images (``name`` as its manifest gives it)."""
+    return f"{_dataset_prefix(dataset)}/{name}"
 
 
 def _dataset_reserve(*, project: Project, user: Any, name: str, fmt: str, filename: str) -> Dataset:

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "studio.apps.StudioConfig",
     "wrangler.apps.WranglerConfig",
     "training.apps.TrainingConfig",
+    "labeling.apps.LabelingConfig",
     "registry.apps.RegistryConfig",
     "endpoints.apps.EndpointsConfig",
 ]
@@ -240,6 +241,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SEXTANT_AUTOSCALE_INTERVAL_SECONDS,
         "options": {"queue": "default", "expires": SEXTANT_AUTOSCALE_INTERVAL_SECONDS * 3},
     },
+}
+CELERY_BEAT_SCHEDULE["maintain-labeling"] = {
+    # Assignments past their time limit go back to the queue; drained jobs move on.
+    "task": "labeling.maintain",
+    "schedule": 10.0,
+    "options": {"queue": "default", "expires": 30.0},
 }
 # Allows the diagnostic job kind that kills its own worker (tests, staging).
 SEXTANT_DIAGNOSTICS_CRASH = env_bool("SEXTANT_DIAGNOSTICS_CRASH", False)

@@ -108,6 +108,34 @@ def delete_prefix(prefix: str) -> None:
         delete_prefix(f"{prefix.rstrip('/')}/{name}")
 
 
+def copy_prefix(source: str, target: str) -> int:
+    """Copy every object under ``source`` to the same names under ``target``; returns the
+    count. On a local folder files are hard-linked (stored objects are never changed in
+    place, only replaced whole, so sharing them is safe)."""
+    count = 0
+    src_root, dst_root = local_path_for(source), local_path_for(target)
+    if src_root is not None and dst_root is not None:
+        for path in sorted(src_root.rglob("*")):
+            if not path.is_file():
+                continue
+            dest = dst_root / path.relative_to(src_root)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, dest)
+            except OSError:
+                shutil.copyfile(path, dest)
+            count += 1
+        return count
+    dirs, files = default_storage.listdir(source)
+    for name in files:
+        with default_storage.open(f"{source.rstrip('/')}/{name}", "rb") as f:
+            default_storage.save(f"{target.rstrip('/')}/{name}", File(f))
+        count += 1
+    for name in dirs:
+        count += copy_prefix(f"{source.rstrip('/')}/{name}", f"{target.rstrip('/')}/{name}")
+    return count
+
+
 def exists(key: str) -> bool:
     return bool(key) and default_storage.exists(key)
 

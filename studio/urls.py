@@ -24,6 +24,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("studio.api.urls")),
     # Each app's own routes, by name: the core does not import the apps above it.
+    path("", include("labeling.urls")),
     path("", include("wrangler.urls")),
     path("", include("training.urls")),
     path("", include("registry.urls")),

@@ -1,0 +1,93 @@
+"""Automated data labeling end to end on a real dataset that ships with scikit-learn (the 8×8
+digits): people label a validation sample and the items the model is least sure of; the
+model labels the rest where its validated confidence reaches the target accuracy."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from labeling import services
+from labeling.engine.autolabel import validation_sample_size
+from labeling.models import ItemState, LabelingItem, LabelingJobStatus, LabelSource
+from studio.models import Dataset
+
+
+def digits_zip() -> tuple[bytes, list[int]]:
+    digits = load_digits()
+    buffer = io.BytesIO()
+    truth = []
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i, (pixels, target) in enumerate(zip(digits.images, digits.target, strict=True)):
+            image = Image.fromarray((pixels * 255 / 16).astype(np.uint8), mode="L")
+            out = io.BytesIO()
+            image.save(out, format="PNG")
+            # A flat archive: names carry no hint of the class.
+            archive.writestr(f"digit{i:04d}.png", out.getvalue())
+            truth.append(int(target))
+    return buffer.getvalue(), truth
+
+
+def test_digits_are_mostly_auto_labeled_at_the_target_accuracy(
+    upload: Any, owner: Any, labeler: Any, project: Any, make_job: Any, on_commit: Any
+) -> None:
+    content, truth = digits_zip()
+    response = upload(owner, project, "digits.zip", content)
+    assert response.status_code == 201, response.content
+    dataset = Dataset.objects.get(pk=response.json()["id"])
+    names = [str(d) for d in range(10)]
+    job = make_job(
+        dataset,
+        name="digits",
+        task_type="image_classification",
+        labels=names,
+        workers_per_item=1,
+        auto_labeling={"enabled": True, "target_accuracy": 0.95},
+    )
+    n = len(truth)
+    assert LabelingItem.objects.filter(
+        job=job, state=ItemState.OPEN
+    ).count() == 2 * validation_sample_size(n)
+    assert LabelingItem.objects.filter(
+        job=job, is_validation=True
+    ).count() == validation_sample_size(n)
+    # The source rows are in the order of the archive, so the item's row names its truth.
+    labeled_by_people = 0
+    while True:
+        job.refresh_from_db()
+        if job.status != LabelingJobStatus.IN_PROGRESS:
+            break
+        assignment = services.next_task(job=job, worker=labeler)
+        if assignment is None:
+            with on_commit(execute=True):
+                services.labeling_job_maintain()
+            job.refresh_from_db()
+            assert job.status != LabelingJobStatus.IN_PROGRESS or services.next_task(
+                job=job, worker=labeler
+            ), f"stuck in phase {job.phase}"
+            continue
+        with on_commit(execute=True):
+            services.assignment_submit(
+                assignment_id=assignment.pk,
+                worker=labeler,
+                label=names[truth[assignment.item.row]],
+            )
+        labeled_by_people += 1
+        assert labeled_by_people <= n
+    assert job.status == LabelingJobStatus.COMPLETED, job.failure_reason
+    auto = list(
+        LabelingItem.objects.filter(job=job, source=LabelSource.AUTO).values_list("row", "label")
+    )
+    share = len(auto) / n
+    accuracy = sum(names[truth[row]] == label for row, label in auto) / max(len(auto), 1)
+    assert share >= 0.5, f"only {share:.1%} auto-labeled"
+    assert accuracy >= 0.95, f"auto-labels {accuracy:.1%} accurate"
+    assert labeled_by_people + len(auto) == n
+    rounds = job.auto_rounds
+    assert rounds and rounds[0]["estimated_accuracy"] >= 0.95
+    assert job.output_dataset is not None and job.output_dataset.is_images
