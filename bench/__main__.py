@@ -24,6 +24,7 @@ BENCHMARKS = (
     "tracking",
     "serving",
     "consolidation",
+    "labeling",
 )
 
 
@@ -153,6 +154,17 @@ def main(argv: list[str] | None = None) -> int:
             from bench import labeling_consolidation
 
             labeling_consolidation.run(scratch=scratch, out=out, machine=info)
+        if "labeling" in selected:
+            from bench import labeling_queue
+
+            labeling_queue.run(
+                scratch=scratch,
+                out=out,
+                machine=info,
+                backends=[n.strip() for n in args.dispatch_backends.split(",") if n.strip()],
+                database_url=args.database_url,
+                redis_url=args.redis_url,
+            )
         if "previews" in selected:
             from bench import previews
 

@@ -21,7 +21,9 @@ def mounted(mounts: list[tuple[str, str]], fallback: Any) -> Any:
     """``fallback`` (Django), except for the path prefixes an app serves itself.
 
     The apps are named in settings (``SEXTANT_ASGI_MOUNTS``), so the core does not import the
-    apps above it; the invocation path mounts here to skip Django's request handling."""
+    apps above it; hot paths (invocations, the labeling queue) mount here to skip Django's
+    request handling. An app with a ``handles(path)`` attribute serves only the paths under
+    its prefix that it says it handles; the others go on to Django."""
     if not mounts:
         return fallback
     apps = [(prefix, import_string(target.replace(":", "."))) for prefix, target in mounts]
@@ -29,7 +31,9 @@ def mounted(mounts: list[tuple[str, str]], fallback: Any) -> Any:
     async def http(scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope["path"]
         for prefix, app in apps:
-            if path.startswith(prefix):
+            if path.startswith(prefix) and (
+                getattr(app, "handles", None) is None or app.handles(path)
+            ):
                 await app(scope, receive, send)
                 return
         await fallback(scope, receive, send)

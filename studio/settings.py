@@ -266,7 +266,14 @@ SEXTANT_ROUTES_REFRESH_SECONDS = env_float("SEXTANT_ROUTES_REFRESH_SECONDS", 0.5
 SEXTANT_ASGI_MOUNTS = [
     ("/invocations/", "endpoints.serving:application"),
     ("/v2/", "endpoints.serving:application"),
+    ("/api/v1/labeling-jobs/", "labeling.fastpath:application"),
+    ("/api/v1/assignments/", "labeling.fastpath:application"),
 ]
+# Threads (each with its database connection) that serve the labeling queue's hot path;
+# SQLite takes one writer at a time, so more threads would only queue on its lock.
+SEXTANT_LABELING_THREADS = env_int(
+    "SEXTANT_LABELING_THREADS", 8 if DATABASE_URL.startswith("postgres") else 2
+)
 
 # --- Storage --------------------------------------------------------------------------
 STORAGE_ROOT = Path(env_str("SEXTANT_STORAGE_ROOT", str(VAR_DIR / "storage")))
