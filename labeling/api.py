@@ -211,6 +211,12 @@ class ReviewIn(serializers.Serializer):
     workers = serializers.IntegerField(required=False, default=1)
 
 
+def _task_text(task: Any, key: str) -> str | None:
+    data = task.get("data") if isinstance(task, dict) else None
+    value = data.get(key, data.get("text")) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
 # --- item data as clients see it ----------------------------------------------------------
 def _item_url(job_id: int, item_id: int, what: str = "image") -> str:
     return reverse("api-labeling-item-image", args=[job_id, item_id])
@@ -324,9 +330,15 @@ class LabelingJobViewSet(viewsets.GenericViewSet):
                 else data["task_type"]
             )
             try:
-                pre = from_label_studio(raw_pre, task_type=kind, labels=data["labels"])
+                pairs = from_label_studio(raw_pre, task_type=kind, labels=data["labels"])
             except FormatError as exc:
                 raise ServiceError(exc.code, exc.message, field="pre_annotations")
+            # Tasks without a row number are matched to items by their text.
+            key = data.get("data_column") or "text"
+            pre = [
+                (row, value, _task_text(task, key))
+                for (row, value), task in zip(pairs, raw_pre, strict=True)
+            ]
         auto = data.pop("auto_labeling", None)
         job = services.labeling_job_create(
             project=project,

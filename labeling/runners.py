@@ -15,7 +15,7 @@ from PIL import Image
 
 from labeling import services
 from labeling.consolidation import consolidate_job
-from labeling.engine.autolabel import run_round, validation_sample_size
+from labeling.engine.autolabel import run_box_round, run_round, validation_sample_size
 from labeling.engine.features import image_features, text_features
 from labeling.engine.shapes import LabelError, check_label
 from labeling.models import (
@@ -138,10 +138,10 @@ def run_setup(ctx: JobContext) -> dict[str, Any]:
     by_row = {item["row"]: item for item in items}
     by_text = {item["data"].get("text"): item for item in items if "text" in item["data"]}
     imported = 0
-    for row, value in ctx.parameters.get("pre_annotations") or []:
+    for row, value, match in ctx.parameters.get("pre_annotations") or []:
         target = by_row.get(row) if row is not None else None
-        if target is None and isinstance(value, dict) and "text" in value:
-            target = by_text.get(value["text"])
+        if target is None and isinstance(match, str):
+            target = by_text.get(match)
         if target is not None:
             target["pre"] = value
             imported += 1
@@ -206,9 +206,9 @@ def run_autolabel(ctx: JobContext) -> dict[str, Any]:
     round_number = int(ctx.parameters.get("round", len(job.auto_rounds) + 1))
     if job.phase != Phase.MODEL:
         return {"labeling_job": job.pk, "skipped": True}
-    if job.task_type == TaskType.BOUNDING_BOX:
-        raise JobFailed("Automated labeling of boxes is not available; people label the rest.")
     items = list(LabelingItem.objects.filter(job=job).order_by("row"))
+    if job.task_type == TaskType.BOUNDING_BOX:
+        return _box_round(ctx, job, items, round_number)
     classes = {name: i for i, name in enumerate(job.labels)}
     train = [
         i
@@ -282,6 +282,74 @@ def run_autolabel(ctx: JobContext) -> dict[str, Any]:
     ctx.log(
         f"Threshold {result.threshold} (estimated accuracy {result.estimated_accuracy}): "
         f"{len(auto):,} items auto-labeled, {len(chosen):,} sent to people next."
+    )
+    services.labeling_auto_round_store(
+        job_id=job.pk, round_number=round_number, auto=auto, next_for_humans=chosen, summary=summary
+    )
+    return {"labeling_job": job.pk, **summary}
+
+
+def _storage_images(items: list[LabelingItem]) -> list[Image.Image]:
+    images = []
+    for item in items:
+        with storage.open_local(item.data["image"]) as path, Image.open(path) as image:
+            images.append(image.convert("RGB"))
+    return images
+
+
+def _box_round(
+    ctx: JobContext, job: LabelingJob, items: list[LabelingItem], round_number: int
+) -> dict[str, Any]:
+    """A round for boxes: a sliding-window detector learns from the people's boxes."""
+    human = [i for i in items if i.state == ItemState.DONE and i.source == LabelSource.HUMAN]
+    train = [i for i in human if not i.is_validation]
+    validation = [i for i in human if i.is_validation]
+    pool = [i for i in items if i.state == ItemState.HELD]
+    batch = max(validation_sample_size(len(items)), 1)
+    ctx.log(
+        f"Round {round_number}: {len(train):,} images with people's boxes to learn from, "
+        f"{len(validation):,} validation images, {len(pool):,} waiting."
+    )
+    if not pool or not validation:
+        chosen = [i.pk for i in pool[:batch]]
+        services.labeling_auto_round_store(
+            job_id=job.pk,
+            round_number=round_number,
+            auto=[],
+            next_for_humans=chosen,
+            summary={"auto_labeled": 0, "sent_to_humans": len(chosen), "threshold": None},
+        )
+        return {"labeling_job": job.pk, "auto_labeled": 0}
+    result = run_box_round(
+        train_images=_storage_images(train),
+        train_boxes=[i.label or [] for i in train],
+        validation_images=_storage_images(validation),
+        validation_boxes=[i.label or [] for i in validation],
+        pool_images=_storage_images(pool),
+        labels=job.labels,
+        target_accuracy=job.target_accuracy,
+        batch_size=batch,
+        seed=job.pk + round_number,
+    )
+    auto = [
+        (pool[int(p)].pk, boxes, float(conf))
+        for p, boxes, conf in zip(
+            result.auto_indices, result.auto_boxes, result.auto_confidence, strict=True
+        )
+    ]
+    chosen = [pool[int(p)].pk for p in result.next_for_humans]
+    summary = {
+        "threshold": result.threshold,
+        "estimated_accuracy": result.estimated_accuracy,
+        "validation_accuracy": result.validation_accuracy,
+        "coverage": result.coverage,
+        "trained_on": len(train),
+        "auto_labeled": len(auto),
+        "sent_to_humans": len(chosen),
+    }
+    ctx.log(
+        f"Threshold {result.threshold} (estimated accuracy {result.estimated_accuracy}): "
+        f"{len(auto):,} images auto-labeled, {len(chosen):,} sent to people next."
     )
     services.labeling_auto_round_store(
         job_id=job.pk, round_number=round_number, auto=auto, next_for_humans=chosen, summary=summary

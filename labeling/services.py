@@ -167,7 +167,7 @@ def labeling_job_create(
     verifies: str = "",
     sequence_column: str = "",
     pre_annotation_column: str = "",
-    pre_annotations: list[tuple[int | None, Any]] | None = None,
+    pre_annotations: list[tuple[int | None, Any, str | None]] | None = None,
     workers_per_item: int | None = None,
     instructions: str = "",
     time_limit_seconds: int = 300,
@@ -179,7 +179,10 @@ def labeling_job_create(
     teams: Sequence[str] = (),
 ) -> LabelingJob:
     """Check a labeling job's spec, create it Initializing and start the job that turns the
-    dataset's rows into items (the job then goes InProgress)."""
+    dataset's rows into items (the job then goes InProgress).
+
+    ``pre_annotations`` are (row or None, label, the item's text or None): imported labels
+    are matched to items by row, or else by their text."""
     name = name.strip()
     if not name or len(name) > 120:
         raise ServiceError(
@@ -292,9 +295,9 @@ def labeling_job_create(
             field="label_attribute",
         )
     checked_pre = []
-    for row, value in pre_annotations or []:
+    for row, value, match in pre_annotations or []:
         try:
-            checked_pre.append((row, check_label(kind, value, labels=labels)))
+            checked_pre.append((row, check_label(kind, value, labels=labels), match))
         except LabelError as exc:
             raise ServiceError(
                 "invalid", f"Pre-annotation of row {row}: {exc.message}", field="pre_annotations"
@@ -340,7 +343,7 @@ def labeling_job_create(
             parameters={
                 "labeling_job": job.pk,
                 "gold": [[row, value] for row, value in gold.items()],
-                "pre_annotations": [[row, value] for row, value in checked_pre],
+                "pre_annotations": [list(entry) for entry in checked_pre],
             },
         )
         job.save(update_fields=["setup_job"])

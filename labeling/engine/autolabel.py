@@ -13,6 +13,10 @@ and has people label a first training batch of the same size. Then each round:
 4. sends the least certain of the rest (smallest margin between the two likeliest classes)
    to people, whose labels the next round learns from.
 
+:func:`run_box_round` does the same for bounding boxes, with the sliding-window detector of
+``labeling.engine.detect`` in place of the linear model, and an image counted right when its
+boxes and the people's pair up one to one at IoU ≥ 0.5.
+
 Invariants: a round is a pure function of its inputs and ``seed``; ``auto_indices`` and
 ``next_for_humans`` are disjoint indices into the pool; nothing is auto-labeled without a
 threshold, and no threshold is chosen on fewer validation items than :func:`min_support`.
@@ -21,18 +25,22 @@ threshold, and no threshold is chosen on fewer validation items than :func:`min_
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 from scipy import sparse
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+
+from labeling.engine.detect import boxes_match, detect, load_rgb, train_detector
 
 #: Fewest validation items above a threshold for its accuracy to be believed …
 MIN_SUPPORT: Final = 20
@@ -63,6 +71,20 @@ class AutoLabelRound:
     coverage: float
     auto_indices: IntArray
     auto_labels: IntArray
+    auto_confidence: FloatArray
+    next_for_humans: IntArray
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: arrays have no single truth value to compare
+class BoxRound:
+    """What one round of box auto-labeling decided, image by image."""
+
+    threshold: float | None
+    estimated_accuracy: float | None
+    validation_accuracy: float
+    coverage: float
+    auto_indices: IntArray
+    auto_boxes: tuple[list[dict[str, Any]], ...]
     auto_confidence: FloatArray
     next_for_humans: IntArray
 
@@ -139,6 +161,83 @@ def run_round(
         auto_indices=auto_indices,
         auto_labels=pool_proba[auto_indices].argmax(axis=1).astype(np.int64),
         auto_confidence=pool_confidence[auto_indices].astype(np.float64),
+        next_for_humans=rest[order[: max(0, batch_size)]],
+    )
+
+
+def run_box_round(
+    *,
+    train_images: Sequence[Image.Image | Path],
+    train_boxes: Sequence[Sequence[Mapping[str, Any]]],
+    validation_images: Sequence[Image.Image | Path],
+    validation_boxes: Sequence[Sequence[Mapping[str, Any]]],
+    pool_images: Sequence[Image.Image | Path],
+    labels: Sequence[str],
+    target_accuracy: float,
+    batch_size: int,
+    seed: int = 0,
+) -> BoxRound:
+    """One round of automated labeling of boxes, like :func:`run_round` for classes.
+
+    A validation image counts as right when the boxes found and the people's boxes pair up
+    one to one, each pair of one label with IoU ≥ 0.5; the threshold is on the images'
+    confidence (their detector's least certain decision).
+    """
+    if not validation_images:
+        raise ValueError("A round needs validation images.")
+    with threadpool_limits(limits=1):
+        detector = train_detector(
+            [load_rgb(i) for i in train_images], train_boxes, labels=labels, seed=seed
+        )
+        if detector is None:
+            validation, pool = [], []
+        else:
+            validation = [detect(detector, load_rgb(i)) for i in validation_images]
+            pool = [detect(detector, load_rgb(i)) for i in pool_images]
+    if detector is None:
+        # No box to learn from: nothing to auto-label; people take the images in a seeded
+        # random order, as good as any other when nothing is known.
+        n = len(pool_images)
+        order = np.random.default_rng(seed).permutation(n)[: max(0, batch_size)]
+        return BoxRound(
+            threshold=None,
+            estimated_accuracy=None,
+            validation_accuracy=0.0,
+            coverage=0.0,
+            auto_indices=np.zeros(0, dtype=np.int64),
+            auto_boxes=(),
+            auto_confidence=np.zeros(0),
+            next_for_humans=order.astype(np.int64),
+        )
+    correct = np.array(
+        [
+            boxes_match(found, truth)
+            for (found, _), truth in zip(validation, validation_boxes, strict=True)
+        ]
+    )
+    confidence = np.array([c for _, c in validation], dtype=np.float64)
+    pool_confidence = np.array([c for _, c in pool], dtype=np.float64)
+    threshold, estimated = _threshold(
+        confidence,
+        correct,
+        pool_confidence,
+        target_accuracy=target_accuracy,
+        support=min_support(len(validation)),
+    )
+    auto = (
+        pool_confidence >= threshold if threshold is not None else np.zeros(len(pool), dtype=bool)
+    )
+    auto_indices = np.flatnonzero(auto).astype(np.int64)
+    rest = np.flatnonzero(~auto).astype(np.int64)
+    order = np.lexsort((np.random.default_rng(seed).permutation(len(rest)), pool_confidence[rest]))
+    return BoxRound(
+        threshold=threshold,
+        estimated_accuracy=estimated,
+        validation_accuracy=float(np.mean(correct)),
+        coverage=0.0 if threshold is None else float(np.mean(confidence >= threshold)),
+        auto_indices=auto_indices,
+        auto_boxes=tuple(pool[i][0] for i in auto_indices),
+        auto_confidence=pool_confidence[auto_indices],
         next_for_humans=rest[order[: max(0, batch_size)]],
     )
 

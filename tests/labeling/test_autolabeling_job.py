@@ -91,3 +91,50 @@ def test_digits_are_mostly_auto_labeled_at_the_target_accuracy(
     rounds = job.auto_rounds
     assert rounds and rounds[0]["estimated_accuracy"] >= 0.95
     assert job.output_dataset is not None and job.output_dataset.is_images
+
+
+def test_boxes_are_auto_labeled_by_a_detector_taught_by_people(
+    upload: Any, owner: Any, labeler: Any, project: Any, make_job: Any, on_commit: Any
+) -> None:
+    from tests.labeling.engine.test_autolabel import COLOURS, boxes_match, scene
+
+    rng = np.random.default_rng(0)
+    scenes = [scene(rng) for _ in range(150)]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i, (image, _) in enumerate(scenes):
+            out = io.BytesIO()
+            image.save(out, format="PNG")
+            archive.writestr(f"scene{i:04d}.png", out.getvalue())
+    response = upload(owner, project, "scenes.zip", buffer.getvalue())
+    dataset = Dataset.objects.get(pk=response.json()["id"])
+    job = make_job(
+        dataset,
+        name="rectangles",
+        task_type="bounding_box",
+        labels=list(COLOURS),
+        workers_per_item=1,
+        auto_labeling={"enabled": True, "target_accuracy": 0.95},
+    )
+    while True:
+        job.refresh_from_db()
+        if job.status != LabelingJobStatus.IN_PROGRESS:
+            break
+        assignment = services.next_task(job=job, worker=labeler)
+        assert assignment is not None, f"stuck in phase {job.phase}"
+        with on_commit(execute=True):
+            services.assignment_submit(
+                assignment_id=assignment.pk,
+                worker=labeler,
+                label=scenes[assignment.item.row][1],
+            )
+    assert job.status == LabelingJobStatus.COMPLETED, job.failure_reason
+    auto = list(
+        LabelingItem.objects.filter(job=job, source=LabelSource.AUTO).values_list("row", "label")
+    )
+    assert len(auto) / len(scenes) >= 0.3
+    assert np.mean([boxes_match(boxes, scenes[row][1]) for row, boxes in auto]) >= 0.95
+    assert all(
+        round_["estimated_accuracy"] is None or round_["estimated_accuracy"] >= 0.95
+        for round_ in job.auto_rounds
+    )

@@ -12,7 +12,13 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from labeling.engine.autolabel import min_support, run_round, validation_sample_size
+from labeling.engine.autolabel import (
+    min_support,
+    run_box_round,
+    run_round,
+    validation_sample_size,
+)
+from labeling.engine.detect import boxes_match
 from labeling.engine.features import image_features, text_features
 
 
@@ -291,3 +297,85 @@ def test_an_empty_pool_gives_an_empty_round() -> None:
     )
     assert len(result.auto_indices) == 0 and len(result.next_for_humans) == 0
     assert result.threshold is not None and result.coverage > 0.5
+
+
+# --------------------------------------------------------------------------- boxes
+
+COLOURS = {"red": (220, 40, 40), "blue": (40, 60, 220)}
+
+
+def scene(rng: np.random.Generator, size: int = 64) -> tuple[Image.Image, list[dict[str, Any]]]:
+    """Noise with one or two coloured rectangles (14–22 pixels a side) that do not touch."""
+    pixels = rng.integers(0, 140, size=(size, size, 3)).astype(np.uint8)
+    boxes: list[dict[str, Any]] = []
+    for _ in range(rng.integers(1, 3)):
+        for _attempt in range(20):
+            w, h = (int(v) for v in rng.integers(14, 23, size=2))
+            x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
+            if all(
+                x + w <= b["x"] or b["x"] + b["w"] <= x or y + h <= b["y"] or b["y"] + b["h"] <= y
+                for b in boxes
+            ):
+                label = str(rng.choice(list(COLOURS)))
+                noise = rng.integers(-30, 30, size=(h, w, 3))
+                pixels[y : y + h, x : x + w] = np.clip(np.array(COLOURS[label]) + noise, 0, 255)
+                boxes.append({"label": label, "x": x, "y": y, "w": w, "h": h})
+                break
+    return Image.fromarray(pixels), boxes
+
+
+def test_rectangles_on_noise_are_boxed_automatically_at_the_target_accuracy() -> None:
+    rng = np.random.default_rng(0)
+    images, truth = zip(*(scene(rng) for _ in range(200)), strict=True)
+    n, k = len(images), validation_sample_size(len(images))
+    validation, train, pool = list(range(k)), list(range(k, 2 * k)), list(range(2 * k, n))
+    auto: dict[int, list[dict[str, Any]]] = {}
+    while pool:
+        result = run_box_round(
+            train_images=[images[i] for i in train],
+            train_boxes=[truth[i] for i in train],
+            validation_images=[images[i] for i in validation],
+            validation_boxes=[truth[i] for i in validation],
+            pool_images=[images[i] for i in pool],
+            labels=list(COLOURS),
+            target_accuracy=0.95,
+            batch_size=60,
+        )
+        auto.update(
+            (pool[i], b) for i, b in zip(result.auto_indices, result.auto_boxes, strict=True)
+        )
+        humans = [pool[i] for i in result.next_for_humans]
+        train += humans
+        pool = [p for p in pool if p not in auto and p not in humans]
+    # About half of the images come back boxed (40% went to people before any round).
+    assert len(auto) / n >= 0.30
+    assert np.mean([boxes_match(boxes, truth[i]) for i, boxes in auto.items()]) >= 0.95
+
+
+def test_without_boxes_to_learn_from_people_box_the_first_images() -> None:
+    rng = np.random.default_rng(1)
+    images = [scene(rng)[0] for _ in range(6)]
+    result = run_box_round(
+        train_images=images[:2],
+        train_boxes=[[], []],
+        validation_images=images[2:4],
+        validation_boxes=[[], []],
+        pool_images=images[4:],
+        labels=list(COLOURS),
+        target_accuracy=0.95,
+        batch_size=1,
+    )
+    assert result.threshold is None and len(result.auto_indices) == 0
+    assert len(result.next_for_humans) == 1
+
+
+def test_boxes_match_one_to_one_by_label_and_overlap() -> None:
+    a = {"label": "red", "x": 0, "y": 0, "w": 10, "h": 10}
+    b = {"label": "blue", "x": 20, "y": 20, "w": 10, "h": 10}
+    shifted = {**a, "x": 2}  # IoU 0.67
+    far = {**a, "x": 6}  # IoU 0.25
+    assert boxes_match([b, shifted], [a, b])
+    assert not boxes_match([far, b], [a, b])
+    assert not boxes_match([{**a, "label": "blue"}], [a])
+    assert not boxes_match([a, a], [a])
+    assert boxes_match([], [])

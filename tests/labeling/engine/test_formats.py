@@ -178,7 +178,7 @@ def test_a_segmentation_goes_inline_as_class_runs_or_to_a_side_file() -> None:
     assert png.mode == "P"
     assert np.array_equal(np.asarray(png), flat)
     palette = png.getpalette() or []
-    assert "#%02x%02x%02x" % tuple(palette[6:9]) == colours["2"]["hex-color"]
+    assert "#" + bytes(palette[6:9]).hex() == colours["2"]["hex-color"]
 
 
 def test_tracks_are_a_seq_label_document() -> None:
