@@ -18,6 +18,7 @@ from django.db.models.functions import TruncHour
 from django.http import Http404
 from django.utils import timezone
 
+from labeling.consolidation import similarity
 from labeling.models import (
     Assignment,
     AssignmentStatus,
@@ -257,7 +258,8 @@ def job_stats(job: LabelingJob, *, disputed: int = 10, hours: int = 24) -> dict[
         for row in leaders
     ]
     disputed_items = list(
-        done.filter(source=LabelSource.HUMAN, confidence__isnull=False)
+        # Unanimous items (confidence 1) are not disputed, however low the list runs.
+        done.filter(source=LabelSource.HUMAN, confidence__lt=1.0)
         .order_by("confidence", "id")
         .only("id", "row", "label", "confidence", "data")[:disputed]
     )
@@ -392,15 +394,23 @@ def worker_stats(user: Any, job: LabelingJob) -> dict[str, Any]:
     mine = Assignment.objects.filter(job=job, worker=user, status=AssignmentStatus.SUBMITTED)
     today = timezone.now() - timedelta(hours=24)
     agreed = mine.filter(item__state=ItemState.DONE, item__source=LabelSource.HUMAN)
-    total_done = agreed.count()
-    same = sum(
-        1 for a in agreed.values("label", "item__label")[:2000] if a["label"] == a["item__label"]
-    )
+    # How close each answer came to the final label: equality for classes, matched spans
+    # and boxes (a final box carries a confidence, so == would never hold); none for masks
+    # and tracks, which have no simple measure.
+    scores = []
+    for a in agreed.values("label", "item__label", "item__pre_annotation")[:2000]:
+        answer = a["label"]
+        if isinstance(answer, dict) and "verdict" in answer:
+            accepted = answer["verdict"] == "accept"
+            answer = a["item__pre_annotation"] if accepted else answer.get("label")
+        score = similarity(job.label_kind, answer, a["item__label"])
+        if score is not None:
+            scores.append(score)
     return {
         "answers": mine.count(),
         "last_24h": mine.filter(submitted_at__gte=today).count(),
         "mean_seconds": mine.aggregate(s=Avg("seconds"))["s"],
-        "agreement": (same / min(total_done, 2000)) if total_done else None,
+        "agreement": (sum(scores) / len(scores)) if scores else None,
         "remaining": LabelingItem.objects.filter(job=job, state=ItemState.OPEN).count(),
     }
 

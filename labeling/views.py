@@ -263,6 +263,7 @@ def _dashboard(job: LabelingJob, stats: dict[str, Any]) -> dict[str, Any]:
         at = parse_datetime(r["at"]) if isinstance(r.get("at"), str) else None
         rounds.append({**r, "estimated_pct": _share(r.get("estimated_accuracy")), "at_dt": at})
     remaining = progress["open"] + progress["held"]
+    most = max((w["answers"] for w in stats["leaderboard"]), default=0) or 1
     return {
         "bar": selectors.progress_shares(progress["done"], progress["auto"], progress["total"]),
         "agreement_pct": _share(stats["agreement"]),
@@ -271,6 +272,7 @@ def _dashboard(job: LabelingJob, stats: dict[str, Any]) -> dict[str, Any]:
         "leaders": [
             {
                 **w,
+                "answers_pct": round(100.0 * w["answers"] / most, 1),
                 "agreement_pct": _share(w.get("agreement")),
                 "gold_pct": _share(w.get("gold_accuracy")),
             }
