@@ -252,7 +252,7 @@ def job_stats(job: LabelingJob, *, disputed: int = 10, hours: int = 24) -> dict[
         {
             "worker": row["worker__username"],
             "answers": row["answers"],
-            "median_seconds": None if row["seconds"] is None else round(row["seconds"], 1),
+            "mean_seconds": None if row["seconds"] is None else round(row["seconds"], 1),
             **{k: v for k, v in quality.get(row["worker__username"], {}).items() if k != "answers"},
         }
         for row in leaders

@@ -152,7 +152,7 @@
       return '<tr><td><span class="lb-avatar">' + esc(String(w.worker).charAt(0).toUpperCase()) + "</span>" + esc(w.worker) +
         '</td><td><span class="lb-answers"><span class="n">' + num(w.answers) + '</span><span class="meter"><span style="width:' +
         (100 * w.answers / most).toFixed(1) + '%"></span></span></span></td><td class="num">' +
-        (w.median_seconds === null || w.median_seconds === undefined ? dash : w.median_seconds.toFixed(1) + " s") +
+        (w.mean_seconds === null || w.mean_seconds === undefined ? dash : w.mean_seconds.toFixed(1) + " s") +
         '</td><td class="num">' + (a === null ? dash : fixed(a, 1) + "%") +
         '</td><td class="num">' + (g === null ? dash : fixed(g, 1) + "%") + "</td></tr>";
     }).join("");
