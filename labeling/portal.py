@@ -53,6 +53,7 @@ def _config(job: LabelingJob) -> dict[str, Any]:
             "kind": job.label_kind,
             "labels": job.labels,
             "items_total": job.items_total,
+            "time_limit_seconds": job.time_limit_seconds,
             "status": job.status,
             "active": job.is_active,
         },

@@ -17,8 +17,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Page, Paginator
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
@@ -27,15 +26,15 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from studio import ops, selectors, services, storage
-from studio.choices import ACTIVE_JOB_STATUSES, DatasetStatus, JobStatus
+from studio.choices import ACTIVE_JOB_STATUSES, DatasetStatus, JobStatus, Role
 from studio.engine.ingest import preview_parquet
 from studio.errors import ServiceError
 from studio.forms import DatasetUploadForm, MemberForm, ProjectForm, TestJobForm
-from studio.models import Dataset, Job, Project
+from studio.models import Dataset, Job, Membership, Project
 from studio.navigation import SESSION_KEY, current_project, enter_project
 from studio.panels import panels
+from studio.tables import paginate, sort_header, sort_queryset
 
-PAGE_SIZE = 50
 LOG_TAIL = 500
 PREVIEW_ROWS = 100
 
@@ -56,50 +55,6 @@ def _project_for(request: HttpRequest, *, write: bool = False) -> Project | None
     if project is None:
         return None
     return selectors.access_project(request.user, project.pk, write=write)
-
-
-def _page(request: HttpRequest, items: QuerySet[Any] | list[Any]) -> Page:
-    return Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _sorted(
-    request: HttpRequest, qs: QuerySet[Any], columns: dict[str, str], default: str
-) -> tuple[QuerySet[Any], str]:
-    """Order by an allow-listed ``?sort=`` key (``-key`` descending); unknown keys fall back."""
-    sort = request.GET.get("sort", default)
-    key = sort.lstrip("-")
-    if key not in columns:
-        sort, key = default, default.lstrip("-")
-    field = columns[key]
-    return qs.order_by(f"-{field}" if sort.startswith("-") else field, "-id"), sort
-
-
-def _sort_header(
-    request: HttpRequest,
-    sort: str,
-    key: str,
-    label: str,
-    *,
-    num: bool = False,
-    first_desc: bool = False,
-) -> dict[str, Any]:
-    """A column header that links to the same page sorted by ``key`` (toggling direction)."""
-    params = request.GET.copy()
-    params.pop("page", None)
-    active = sort.lstrip("-") == key
-    desc = active and sort.startswith("-")
-    if active:
-        params["sort"] = key if desc else f"-{key}"
-    else:
-        params["sort"] = f"-{key}" if first_desc else key
-    return {
-        "key": key,
-        "label": label,
-        "url": f"?{params.urlencode()}",
-        "active": active,
-        "desc": desc,
-        "num": num,
-    }
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
@@ -216,6 +171,10 @@ def _display_value(value: Any) -> str:
 # --- home and projects ----------------------------------------------------------------
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    roles = set(Membership.objects.filter(user=request.user).values_list("role", flat=True))
+    if roles == {Role.LABELER}:
+        # Labelers work in the labeling portal; nothing of the studio is theirs to see.
+        return redirect(reverse("portal"))
     project = _project_for(request)
     if project is None:
         return render(request, "studio/home_empty.html", {"section": "home", "form": ProjectForm()})
@@ -388,16 +347,16 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         return _no_project(request, "dataset-list")
     q = request.GET.get("q", "").strip()[:200]
     qs = selectors.dataset_list(request.user, project=project, latest_only=True, search=q)
-    qs, sort = _sorted(request, qs, DATASET_SORTS, "-created")
-    page = _page(request, qs)
+    qs, sort = sort_queryset(request, qs, DATASET_SORTS, "-created")
+    page = paginate(request, qs)
     headers = [
-        _sort_header(request, sort, "name", "Name"),
-        _sort_header(request, sort, "version", "Version", num=True, first_desc=True),
-        _sort_header(request, sort, "status", "Status"),
-        _sort_header(request, sort, "format", "Format"),
-        _sort_header(request, sort, "rows", "Rows × columns", num=True, first_desc=True),
-        _sort_header(request, sort, "size", "Size", num=True, first_desc=True),
-        _sort_header(request, sort, "created", "Created", first_desc=True),
+        sort_header(request, sort, "name", "Name"),
+        sort_header(request, sort, "version", "Version", num=True, first_desc=True),
+        sort_header(request, sort, "status", "Status"),
+        sort_header(request, sort, "format", "Format"),
+        sort_header(request, sort, "rows", "Rows × columns", num=True, first_desc=True),
+        sort_header(request, sort, "size", "Size", num=True, first_desc=True),
+        sort_header(request, sort, "created", "Created", first_desc=True),
     ]
     context = {
         "section": "dataset-list",
@@ -536,8 +495,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
         .order_by()
     )
     qs = base.filter(**{k: v for k, v in {"status": status, "kind": kind}.items() if v})
-    qs, sort = _sorted(request, qs, JOB_SORTS, "-created")
-    page = _page(request, qs)
+    qs, sort = sort_queryset(request, qs, JOB_SORTS, "-created")
+    page = paginate(request, qs)
 
     def status_url(value: str) -> str:
         params = request.GET.copy()
@@ -554,12 +513,12 @@ def job_list(request: HttpRequest) -> HttpResponse:
         if status_counts.get(s) or s == status
     ]
     headers = [
-        _sort_header(request, sort, "id", "Job", first_desc=True),
-        _sort_header(request, sort, "status", "Status"),
+        sort_header(request, sort, "id", "Job", first_desc=True),
+        sort_header(request, sort, "status", "Status"),
         {"label": "Progress", "url": None},
-        _sort_header(request, sort, "queue", "Queue"),
-        _sort_header(request, sort, "owner", "Owner"),
-        _sort_header(request, sort, "created", "Created", first_desc=True),
+        sort_header(request, sort, "queue", "Queue"),
+        sort_header(request, sort, "owner", "Owner"),
+        sort_header(request, sort, "created", "Created", first_desc=True),
         {"label": "Duration", "url": None, "num": True},
     ]
     context = {

@@ -124,8 +124,8 @@ def test_a_labeler_gets_403_on_studio_pages(client: Client, labeler: Any, datase
     logged_in(client, labeler)
     job = dataset.ingest_job
     assert job is not None
+    # (home sends them to the labeling portal: tests/labeling/test_portal_pages.py)
     for url in [
-        reverse("home"),
         reverse("dataset-list"),
         reverse("dataset-upload"),
         reverse("dataset-detail", args=[dataset.pk]),
@@ -255,9 +255,9 @@ def test_the_sidebar_shows_coming_sections_as_non_links(
     html = logged_in(client, owner).get(reverse("home")).content.decode()
     coming = re.findall(r'<span class="nav-item is-coming"[^>]*>(.*?)</span>\s*</span>', html, re.S)
     labels = [re.sub(r"<[^>]+>", " ", item).split()[0] for item in coming]
-    assert "Labeling" in labels and "Monitoring" in labels and "Datasets" not in labels
+    assert "Clarify" in labels and "Monitoring" in labels and "Datasets" not in labels
     link_texts = [re.sub(r"<[^>]+>", "", a) for a in re.findall(r"<a\b[^>]*>(.*?)</a>", html, re.S)]
-    assert not any("Labeling" in text or "Monitoring" in text for text in link_texts)
+    assert not any("Clarify" in text or "Monitoring" in text for text in link_texts)
     assert re.search(r'<a class="nav-item is-current" href="/"', html)
 
 
