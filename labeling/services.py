@@ -10,6 +10,8 @@ The queue keeps the invariants of :mod:`labeling.models` under any concurrency:
 - Submitting locks the assignment and then its item, so an item's answers are counted once
   and it is consolidated exactly when its last answer arrives.
 - Nothing here counts over the whole job per request; progress is read by the dashboard.
+- Row locks are ``FOR NO KEY UPDATE``: inserting an assignment takes a key-share lock on its
+  item and job (the foreign keys), which a plain ``FOR UPDATE`` would make wait.
 """
 
 from __future__ import annotations
@@ -404,7 +406,7 @@ def labeling_items_create(
         validation = set(order[:size])
         first = set(order[size : 2 * size])
     with transaction.atomic():
-        locked = LabelingJob.objects.select_for_update().get(pk=job.pk)
+        locked = LabelingJob.objects.select_for_update(no_key=True).get(pk=job.pk)
         if locked.status != LabelingJobStatus.INITIALIZING:
             return locked.items_total
         LabelingItem.objects.filter(job=locked).delete()
@@ -453,7 +455,7 @@ def _release_open_assignments(job_id: int) -> None:
 @transaction.atomic
 def labeling_job_stop(*, job: LabelingJob) -> LabelingJob:
     """Stop handing out tasks; what was labeled so far stays and is consolidated."""
-    locked = LabelingJob.objects.select_for_update().get(pk=job.pk)
+    locked = LabelingJob.objects.select_for_update(no_key=True).get(pk=job.pk)
     if not locked.is_active:
         raise ConflictError("conflict", f"The job is {locked.status}; there is nothing to stop.")
     locked.status = LabelingJobStatus.STOPPING
@@ -512,7 +514,7 @@ def _claim(job: LabelingJob, worker: Any, now: Any) -> Assignment | None:
             if skip:
                 qs = qs.exclude(pk__in=skip)
             item = (
-                qs.select_for_update(skip_locked=True, of=("self",))
+                qs.select_for_update(skip_locked=True, no_key=True, of=("self",))
                 .only("id", "job_id", "data", "pre_annotation", "needed", "taken")
                 .first()
             )
@@ -551,7 +553,9 @@ def assignments_expire(*, job_id: int | None = None) -> int:
     expired = 0
     with transaction.atomic():
         rows = list(
-            qs.select_for_update(skip_locked=True, of=("self",)).values_list("pk", "item_id")[:5000]
+            qs.select_for_update(skip_locked=True, no_key=True, of=("self",)).values_list(
+                "pk", "item_id"
+            )[:5000]
         )
         for pk, item_id in rows:
             if Assignment.objects.filter(pk=pk, status=AssignmentStatus.ASSIGNED).update(
@@ -564,7 +568,7 @@ def assignments_expire(*, job_id: int | None = None) -> int:
 
 def _own_assignment(assignment_id: int, worker: Any) -> Assignment:
     assignment = (
-        Assignment.objects.select_for_update(of=("self",))
+        Assignment.objects.select_for_update(no_key=True, of=("self",))
         .select_related("job")
         .filter(pk=assignment_id, worker=worker)
         .first()
@@ -583,7 +587,7 @@ def assignment_submit(*, assignment_id: int, worker: Any, label: Any) -> Assignm
     with transaction.atomic():
         assignment = _own_assignment(assignment_id, worker)
         job = assignment.job
-        item = LabelingItem.objects.select_for_update().get(pk=assignment.item_id)
+        item = LabelingItem.objects.select_for_update(no_key=True).get(pk=assignment.item_id)
         geometry = geometry_of(item.data)
         try:
             if job.task_type == TaskType.VERIFICATION:
@@ -678,8 +682,8 @@ def labeling_item_review(
     if not 1 <= workers <= MAX_WORKERS_PER_ITEM:
         raise ServiceError("invalid", f"workers is 1 to {MAX_WORKERS_PER_ITEM}.", field="workers")
     with transaction.atomic():
-        locked_job = LabelingJob.objects.select_for_update().get(pk=job.pk)
-        locked = LabelingItem.objects.select_for_update().get(pk=item.pk)
+        locked_job = LabelingJob.objects.select_for_update(no_key=True).get(pk=job.pk)
+        locked = LabelingItem.objects.select_for_update(no_key=True).get(pk=item.pk)
         if locked.state != ItemState.DONE:
             raise ConflictError("conflict", "Only a completed item can be sent back for review.")
         if locked_job.status not in (LabelingJobStatus.IN_PROGRESS, LabelingJobStatus.COMPLETED):
@@ -737,7 +741,7 @@ def labeling_auto_round_store(
     ``next_for_humans`` items join the queue; then the job goes on. Idempotent per round."""
     now = timezone.now()
     with transaction.atomic():
-        job = LabelingJob.objects.select_for_update().get(pk=job_id)
+        job = LabelingJob.objects.select_for_update(no_key=True).get(pk=job_id)
         if job.phase != Phase.MODEL or len(job.auto_rounds) >= round_number:
             return
         for item_id, label, confidence in auto:
@@ -763,7 +767,7 @@ def labeling_auto_round_store(
 def labeling_model_failed(*, job_id: int, reason: str) -> None:
     """A model round that failed sends every waiting item to people instead."""
     with transaction.atomic():
-        job = LabelingJob.objects.select_for_update().get(pk=job_id)
+        job = LabelingJob.objects.select_for_update(no_key=True).get(pk=job_id)
         if job.phase != Phase.MODEL:
             return
         LabelingItem.objects.filter(job=job, state=ItemState.HELD).update(
@@ -798,7 +802,7 @@ def labeling_job_complete(*, job_id: int, output_dataset: Dataset | None) -> Non
     """The end of the finishing pass: Completed (or Stopped, if people stopped it)."""
     now = timezone.now()
     with transaction.atomic():
-        job = LabelingJob.objects.select_for_update().get(pk=job_id)
+        job = LabelingJob.objects.select_for_update(no_key=True).get(pk=job_id)
         if job.status == LabelingJobStatus.STOPPING:
             job.status = LabelingJobStatus.STOPPED
         elif job.status == LabelingJobStatus.IN_PROGRESS:
