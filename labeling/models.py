@@ -232,6 +232,10 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["worker", "job", "status"], name="assignment_worker"),
             models.Index(fields=["job", "status", "expires_at"], name="assignment_expiry"),
+            # Beat's pass over every job: only the tasks out with labelers, by deadline.
+            models.Index(
+                fields=["expires_at"], name="assignment_live", condition=Q(status="assigned")
+            ),
             models.Index(fields=["job", "submitted_at"], name="assignment_submitted"),
         ]
         ordering = ["id"]

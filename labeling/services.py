@@ -10,6 +10,8 @@ The queue keeps the invariants of :mod:`labeling.models` under any concurrency:
 - Submitting locks the assignment and then its item, so an item's answers are counted once
   and it is consolidated exactly when its last answer arrives.
 - Nothing here counts over the whole job per request; progress is read by the dashboard.
+- On PostgreSQL the common cases of taking and submitting a task run as single statements
+  (:mod:`labeling.queue_sql`); the ORM path below keeps the same rules for every backend.
 - Row locks are ``FOR NO KEY UPDATE``: inserting an assignment takes a key-share lock on its
   item and job (the foreign keys), which a plain ``FOR UPDATE`` would make wait.
 """
@@ -18,15 +20,18 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any, Final
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.http import Http404
 from django.utils import timezone
 
+from labeling import queue_sql
 from labeling.consolidation import consolidate_item, geometry_of
 from labeling.engine.autolabel import validation_sample_size
 from labeling.engine.shapes import (
@@ -428,6 +433,10 @@ def labeling_items_create(
                 )
             )
         LabelingItem.objects.bulk_create(rows, batch_size=2000)
+        if n >= 10_000 and connection.vendor == "postgresql":
+            # The queue's plan depends on fresh statistics; autovacuum would take a while.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {LabelingItem._meta.db_table}")
         locked.items_total = n
         locked.status = LabelingJobStatus.IN_PROGRESS
         locked.phase = Phase.HUMANS
@@ -483,6 +492,8 @@ def next_task(*, job: LabelingJob, worker: Any) -> Assignment | None:
     and its status is checked by the query itself. Expired assignments are reclaimed here
     when the queue looks empty (and by beat's pass in any case)."""
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        return _next_task_postgresql(job, worker, now)
     current = (
         Assignment.objects.filter(
             worker=worker, job_id=job.pk, status=AssignmentStatus.ASSIGNED, expires_at__gt=now
@@ -496,6 +507,39 @@ def next_task(*, job: LabelingJob, worker: Any) -> Assignment | None:
     if assignment is None and assignments_expire(job_id=job.pk):
         assignment = _claim(job, worker, now)
     return assignment
+
+
+def _next_task_postgresql(job: LabelingJob, worker: Any, now: Any) -> Assignment | None:
+    """The same as the ORM path, in one statement per attempt (see :mod:`queue_sql`)."""
+    current = queue_sql.current(job_id=job.pk, worker_id=worker.pk, now=now)
+    if current is not None:
+        return current
+    expires = now + timedelta(seconds=job.time_limit_seconds)
+    reclaimed = False
+    for attempt in range(_CLAIM_TRIES):
+        try:
+            # The statement is atomic by itself; inside a caller's transaction it needs a
+            # savepoint, so that a lost race does not abort the caller's work.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                assignment = queue_sql.claim(
+                    job_id=job.pk,
+                    worker_id=worker.pk,
+                    workers_per_item=job.workers_per_item,
+                    now=now,
+                    expires=expires,
+                )
+        except IntegrityError:
+            continue  # this worker took the same item from another tab at the same moment
+        if assignment is not None:
+            return assignment
+        if queue_sql.candidates_exist(job_id=job.pk, worker_id=worker.pk):
+            # Every free item was locked by someone's transaction for a moment.
+            time.sleep(0.002 * (attempt + 1))
+            continue
+        if reclaimed or not assignments_expire(job_id=job.pk):
+            return None
+        reclaimed = True
+    return None
 
 
 def _claim(job: LabelingJob, worker: Any, now: Any) -> Assignment | None:
@@ -547,7 +591,8 @@ def _claim(job: LabelingJob, worker: Any, now: Any) -> Assignment | None:
 def assignments_expire(*, job_id: int | None = None) -> int:
     """Give the slots of assignments past their time limit back to the queue."""
     now = timezone.now()
-    qs = Assignment.objects.filter(status=AssignmentStatus.ASSIGNED, expires_at__lte=now)
+    # Unordered, so that the partial index of live assignments answers it.
+    qs = Assignment.objects.filter(status=AssignmentStatus.ASSIGNED, expires_at__lte=now).order_by()
     if job_id is not None:
         qs = qs.filter(job_id=job_id)
     expired = 0
@@ -578,24 +623,99 @@ def _own_assignment(assignment_id: int, worker: Any) -> Assignment:
     return assignment
 
 
+def _check_answer(task_type: str, verifies: str, labels: list[str], label: Any, data: Any) -> Any:
+    geometry = geometry_of(data)
+    try:
+        if task_type == TaskType.VERIFICATION:
+            return check_verdict(verifies, label, labels=labels, geometry=geometry)
+        return check_label(task_type, label, labels=labels, geometry=geometry)
+    except LabelError as exc:
+        raise ServiceError("invalid", exc.message, field="label")
+
+
+# What a submission is checked against never changes once a job exists: remember it.
+_answer_specs: dict[int, tuple[str, str, list[str]]] = {}
+
+
+def _answer_spec(job_id: int) -> tuple[str, str, list[str]]:
+    spec = _answer_specs.get(job_id)
+    if spec is None:
+        job = LabelingJob.objects.only("task_type", "verifies", "labels").get(pk=job_id)
+        spec = (job.task_type, job.verifies, list(job.labels))
+        if len(_answer_specs) > 10_000:
+            _answer_specs.clear()
+        _answer_specs[job_id] = spec
+    return spec
+
+
+class _Raced(Exception):
+    """The assignment or its item changed between the read and the write."""
+
+
+def _submit_postgresql(assignment_id: int, worker: Any, label: Any) -> Assignment | None:
+    """The common case — an assigned task of an open item — in a read and one statement;
+    None leaves every other case to the ORM path (which also answers 404 and 409)."""
+    row = queue_sql.read(assignment_id=assignment_id, worker_id=worker.pk)
+    if row is None or row["status"] != AssignmentStatus.ASSIGNED:
+        return None
+    if row["item_state"] != ItemState.OPEN:
+        return None
+    checked = _check_answer(*_answer_spec(row["job_id"]), label, row["data"])
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            counts = queue_sql.submit(
+                assignment_id=assignment_id, worker_id=worker.pk, label=checked, now=now
+            )
+            if counts is None:
+                raise _Raced
+    except _Raced:
+        return None
+    submitted, needed = counts
+    if submitted >= needed:
+        _complete_item(row["item_id"])
+    return Assignment(
+        pk=assignment_id,
+        job_id=row["job_id"],
+        item_id=row["item_id"],
+        worker=worker,
+        status=AssignmentStatus.SUBMITTED,
+        label=checked,
+        submitted_at=now,
+    )
+
+
+def _complete_item(item_id: int) -> None:
+    """Consolidate an item whose last answer just arrived (once, under its row lock)."""
+    with transaction.atomic():
+        item = (
+            LabelingItem.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("job")
+            .get(pk=item_id)
+        )
+        if item.state != ItemState.OPEN or item.submitted < item.needed:
+            return
+        _consolidate(item.job, item, timezone.now())
+        item.save(update_fields=["state", "label", "confidence", "source", "completed_at"])
+        job_id = item.job_id
+        transaction.on_commit(lambda: _advance_if_drained(job_id))
+
+
 def assignment_submit(*, assignment_id: int, worker: Any, label: Any) -> Assignment:
     """Store the worker's answer once; the item is consolidated when its last answer arrives.
 
     Submitting the same label again returns the stored assignment unchanged (a retried
     request); a different label for a submitted assignment is a conflict.
     """
+    if connection.vendor == "postgresql":
+        done = _submit_postgresql(assignment_id, worker, label)
+        if done is not None:
+            return done
     with transaction.atomic():
         assignment = _own_assignment(assignment_id, worker)
         job = assignment.job
         item = LabelingItem.objects.select_for_update(no_key=True).get(pk=assignment.item_id)
-        geometry = geometry_of(item.data)
-        try:
-            if job.task_type == TaskType.VERIFICATION:
-                checked = check_verdict(job.verifies, label, labels=job.labels, geometry=geometry)
-            else:
-                checked = check_label(job.task_type, label, labels=job.labels, geometry=geometry)
-        except LabelError as exc:
-            raise ServiceError("invalid", exc.message, field="label")
+        checked = _check_answer(job.task_type, job.verifies, job.labels, label, item.data)
         if assignment.status == AssignmentStatus.SUBMITTED:
             if assignment.label != checked:
                 raise ConflictError(
