@@ -3,7 +3,8 @@
 Through the ORM, handing out a task took about eight statements and several milliseconds of
 query building; here it is one statement: the first open item with a free slot that the
 worker never had, locked with ``FOR NO KEY UPDATE SKIP LOCKED``, its ``taken`` raised while
-it is still below ``needed``, and the assignment inserted — all or nothing. Submitting is a
+it is still below ``needed``, and the assignment inserted — all or nothing; or the task the
+worker already holds, when they hold one. Submitting is a
 read and one statement. :mod:`labeling.services` calls these on PostgreSQL and keeps the ORM
 path for SQLite and for every case out of the ordinary (an expired, skipped or already
 submitted assignment); both keep the invariants of :mod:`labeling.models`.
@@ -23,15 +24,6 @@ ITEM: Final = LabelingItem._meta.db_table
 ASSIGNMENT: Final = Assignment._meta.db_table
 JOB: Final = LabelingJob._meta.db_table
 
-_CURRENT = f"""
-SELECT a.id, a.is_review, a.created_at, a.expires_at, i.id, i.data, i.pre_annotation, i.needed,
-       i.row
-FROM {ASSIGNMENT} a JOIN {ITEM} i ON i.id = a.item_id
-WHERE a.worker_id = %(worker)s AND a.job_id = %(job)s AND a.status = 'assigned'
-  AND a.expires_at > %(now)s
-LIMIT 1
-"""
-
 _CANDIDATES = f"""
 FROM {ITEM} i JOIN {JOB} j ON j.id = i.job_id
 WHERE i.job_id = %(job)s AND i.state = 'open' AND i.taken < i.needed
@@ -42,8 +34,16 @@ WHERE i.job_id = %(job)s AND i.state = 'open' AND i.taken < i.needed
 """
 
 _CLAIM = f"""
-WITH candidate AS (
+WITH held AS (
+  SELECT a.id, a.is_review, a.created_at, a.expires_at, i.id AS item_id, i.data,
+         i.pre_annotation, i.needed, i.row
+  FROM {ASSIGNMENT} a JOIN {ITEM} i ON i.id = a.item_id
+  WHERE a.worker_id = %(worker)s AND a.job_id = %(job)s AND a.status = 'assigned'
+    AND a.expires_at > %(now)s
+  LIMIT 1
+), candidate AS (
   SELECT i.id {_CANDIDATES}
+    AND NOT EXISTS (SELECT 1 FROM held)
   ORDER BY i.priority, i.id
   LIMIT 1
   FOR NO KEY UPDATE OF i SKIP LOCKED
@@ -58,6 +58,9 @@ WITH candidate AS (
   FROM claimed
   RETURNING id, item_id, is_review, created_at, expires_at
 )
+SELECT id, is_review, created_at, expires_at, item_id, data, pre_annotation, needed, row
+FROM held
+UNION ALL
 SELECT assigned.id, assigned.is_review, assigned.created_at, assigned.expires_at,
        claimed.id, claimed.data, claimed.pre_annotation, claimed.needed, claimed.row
 FROM assigned JOIN claimed ON claimed.id = assigned.item_id
@@ -108,17 +111,11 @@ def _assignment(row: tuple[Any, ...], *, job_id: int, worker_id: int) -> Assignm
     )
 
 
-def current(*, job_id: int, worker_id: int, now: datetime) -> Assignment | None:
-    with connection.cursor() as cursor:
-        cursor.execute(_CURRENT, {"job": job_id, "worker": worker_id, "now": now})
-        row = cursor.fetchone()
-    return None if row is None else _assignment(row, job_id=job_id, worker_id=worker_id)
-
-
 def claim(
     *, job_id: int, worker_id: int, workers_per_item: int, now: datetime, expires: datetime
 ) -> Assignment | None:
-    """Hand the worker the first free item (one atomic statement), or None."""
+    """The worker's current task if they hold one, else the first free item, handed out —
+    one atomic statement — or None."""
     params = {
         "job": job_id,
         "worker": worker_id,

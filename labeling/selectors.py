@@ -35,8 +35,9 @@ from studio.models.projects import READ_ROLES
 from studio.selectors import check_role, membership_of, readable_project_ids
 
 # How long a worker's right to a job is remembered by a process: the next-task hot path then
-# makes no permission query. A removed labeler keeps access at most this long.
-WORKER_CACHE_SECONDS: Final = 5.0
+# makes no permission query. A removed labeler keeps access at most this long (as long as an
+# API token is remembered by the hot path); a stopped job hands out nothing at once anyway.
+WORKER_CACHE_SECONDS: Final = 30.0
 _worker_cache: dict[tuple[int, int], tuple[float, LabelingJob | None]] = {}
 
 

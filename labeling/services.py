@@ -511,9 +511,6 @@ def next_task(*, job: LabelingJob, worker: Any) -> Assignment | None:
 
 def _next_task_postgresql(job: LabelingJob, worker: Any, now: Any) -> Assignment | None:
     """The same as the ORM path, in one statement per attempt (see :mod:`queue_sql`)."""
-    current = queue_sql.current(job_id=job.pk, worker_id=worker.pk, now=now)
-    if current is not None:
-        return current
     expires = now + timedelta(seconds=job.time_limit_seconds)
     reclaimed = False
     for attempt in range(_CLAIM_TRIES):
@@ -673,7 +670,7 @@ def _submit_postgresql(assignment_id: int, worker: Any, label: Any) -> Assignmen
         return None
     submitted, needed = counts
     if submitted >= needed:
-        _complete_item(row["item_id"])
+        _complete_item(row["item_id"], row["job_id"])
     return Assignment(
         pk=assignment_id,
         job_id=row["job_id"],
@@ -685,19 +682,16 @@ def _submit_postgresql(assignment_id: int, worker: Any, label: Any) -> Assignmen
     )
 
 
-def _complete_item(item_id: int) -> None:
+def _complete_item(item_id: int, job_id: int) -> None:
     """Consolidate an item whose last answer just arrived (once, under its row lock)."""
+    task_type, verifies, labels = _answer_spec(job_id)
+    job = LabelingJob(pk=job_id, task_type=task_type, verifies=verifies, labels=labels)
     with transaction.atomic():
-        item = (
-            LabelingItem.objects.select_for_update(no_key=True, of=("self",))
-            .select_related("job")
-            .get(pk=item_id)
-        )
+        item = LabelingItem.objects.select_for_update(no_key=True).get(pk=item_id)
         if item.state != ItemState.OPEN or item.submitted < item.needed:
             return
-        _consolidate(item.job, item, timezone.now())
+        _consolidate(job, item, timezone.now())
         item.save(update_fields=["state", "label", "confidence", "source", "completed_at"])
-        job_id = item.job_id
         transaction.on_commit(lambda: _advance_if_drained(job_id))
 
 
