@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import subprocess
 import sys
@@ -235,12 +236,16 @@ def render(machine: Machine, results: dict[str, dict[str, Any]]) -> str:
     lines = [
         "## Labeling task queue",
         "",
-        f"Measured {now_utc()} on {machine.markdown()}.",
+        f"Measured {now_utc()} on {machine.markdown()}; 1-minute load average "
+        f"{os.getloadavg()[0]:.2f} before the first run.",
         "",
         f"A text-classification job of {ITEMS:,} items × {PER_ITEM} workers per item; "
         f"{LABELERS} labelers at once over the REST API, each on its own keep-alive "
         f"connection, looping next-task → submit for {SECONDS:.0f} s. The studio is one "
-        "uvicorn process and one worker, as `make run` starts it.",
+        "uvicorn process and one worker, as `make run` starts it; the load generator runs "
+        "on the same 2 cores. *Paced*: each labeler thinks 0.5–1.5 s between answers, as "
+        "people do — the latency a labeler feels; *flat out*: no thinking — the queue's "
+        "throughput, with every request queued behind 99 others.",
         "",
         table(
             (
@@ -257,10 +262,16 @@ def render(machine: Machine, results: dict[str, dict[str, Any]]) -> str:
     ]
     for label, r in results.items():
         p99 = max(r["paced"]["next_p99"], r["paced"]["submit_p99"])
-        verdict = "met" if p99 < 50 else "not met"
-        lines.append(
-            f"- {label}: p99 with 100 labelers at work {p99:.1f} ms — target < 50 ms {verdict}."
-        )
+        if label.startswith("PostgreSQL"):
+            verdict = "met" if p99 < 50 else "not met"
+            lines.append(
+                f"- {label}: p99 with 100 labelers at work {p99:.1f} ms — target < 50 ms {verdict}."
+            )
+        else:
+            lines.append(
+                f"- {label} (the embedded default, no target): p99 with 100 labelers at "
+                f"work {p99:.1f} ms; SQLite takes one writer at a time."
+            )
     if len(results) == 2:
         (a, ra), (b, rb) = results.items()
         lines.append(
