@@ -408,10 +408,13 @@ def _write_output(ctx: JobContext, job: LabelingJob) -> Any:
     done = LabelingItem.objects.filter(job=job, state=ItemState.DONE).values_list(
         "row", "data", "label", "confidence", "source"
     )
+    sequences: dict[str, list[int]] = defaultdict(list)
+    if job.label_kind == TaskType.VIDEO_TRACKING:
+        for r, key in enumerate(table.column(job.sequence_column).to_pylist()):
+            sequences[str(key)].append(r)
     for row, data, label, conf, src in done.iterator(chunk_size=5000):
-        rows = [row]
-        if job.label_kind == TaskType.VIDEO_TRACKING:
-            rows = _sequence_rows(table, job, data)
+        # A sequence's label goes on every one of its frames' rows.
+        rows = sequences.get(str(data.get("sequence")), [row]) if sequences else [row]
         value = label if classification and isinstance(label, str) else json.dumps(label)
         for r in rows:
             if 0 <= r < n:
@@ -431,8 +434,3 @@ def _write_output(ctx: JobContext, job: LabelingJob) -> Any:
     )
     ctx.log(f"Output: {new} with columns {attr}, {attr}_confidence and {attr}_source.")
     return new
-
-
-def _sequence_rows(table: pa.Table, job: LabelingJob, data: dict[str, Any]) -> list[int]:
-    keys = table.column(job.sequence_column).to_pylist()
-    return [r for r, key in enumerate(keys) if str(key) == data.get("sequence")]

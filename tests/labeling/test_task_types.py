@@ -3,10 +3,14 @@ and what several labelers' answers consolidate into."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from labeling.engine.consolidate import decode_rle
-from labeling.models import LabelingItem
+from labeling.models import LabelingItem, LabelingJobStatus
+from studio import storage
 
 
 def label_all(api: Any, workers: list[Any], job: Any, on_commit: Any, answer: Any) -> None:
@@ -151,3 +155,9 @@ def test_video_frames_group_into_one_item_per_sequence_and_tracks_consolidate(
     item = LabelingItem.objects.filter(job=job).order_by("row").first()
     (consolidated,) = item.label
     assert consolidated["label"] == "car" and len(consolidated["boxes"]) == 3
+    # Every frame's row of the output carries its sequence's tracks.
+    assert job.status == LabelingJobStatus.COMPLETED
+    with storage.open_local(job.output_dataset.data_key) as path:
+        table = pq.read_table(path)
+    tracks = table.column(job.label_attribute).to_pylist()
+    assert len(tracks) == 6 and all(json.loads(t)[0]["label"] == "car" for t in tracks)
