@@ -15,7 +15,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from labeling import selectors, services
+from labeling import queue, selectors, services
 from labeling.engine.formats import FormatError, from_label_studio
 from labeling.exports import EXPORT_FORMATS, export_job
 from labeling.models import (
@@ -374,7 +374,7 @@ class LabelingJobViewSet(viewsets.GenericViewSet):
     def next_task(self, request: Request, pk: str) -> Response:
         """The worker's next task (their current one if they have one open)."""
         job = selectors.access_job_as_worker(request.user, pk)
-        assignment = services.next_task(job=job, worker=request.user)
+        assignment = queue.next_task(job=job, worker=request.user)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(task_out(assignment, job, user=request.user))
@@ -535,7 +535,7 @@ class AssignmentViewSet(viewsets.GenericViewSet):
             assignment_id = int(pk)
         except ValueError:
             raise ServiceError("not_found", "No such assignment.")
-        assignment = services.assignment_submit(
+        assignment = queue.assignment_submit(
             assignment_id=assignment_id, worker=request.user, label=data["label"]
         )
         return Response(
@@ -556,7 +556,7 @@ class AssignmentViewSet(viewsets.GenericViewSet):
             assignment_id = int(pk)
         except ValueError:
             raise ServiceError("not_found", "No such assignment.")
-        assignment = services.assignment_skip(assignment_id=assignment_id, worker=request.user)
+        assignment = queue.assignment_skip(assignment_id=assignment_id, worker=request.user)
         return Response({"assignment": assignment.pk, "status": assignment.status})
 
 

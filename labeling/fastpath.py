@@ -32,7 +32,7 @@ from django.http.cookie import parse_cookie
 from django.utils.crypto import constant_time_compare
 from rest_framework.authtoken.models import Token
 
-from labeling import selectors, services
+from labeling import queue, selectors
 from labeling.api import task_out
 from studio.errors import ServiceError
 
@@ -149,7 +149,7 @@ async def _caller(headers: dict[bytes, bytes]) -> Any:
 # --- the work, on a pool thread -----------------------------------------------------------------
 def _next_task(user: Any, job_id: int) -> tuple[int, Any]:
     job = selectors.access_job_as_worker(user, job_id)
-    assignment = services.next_task(job=job, worker=user)
+    assignment = queue.next_task(job=job, worker=user)
     if assignment is None:
         return 204, None
     return 200, task_out(assignment, job, user=user)
@@ -162,7 +162,7 @@ def _submit(user: Any, assignment_id: int, body: bytes) -> tuple[int, Any]:
         raise HttpError(400, "parse_error", "The body is not valid JSON.")
     if not isinstance(data, dict) or "label" not in data:
         raise HttpError(400, "required", "This field is required.", "label")
-    assignment = services.assignment_submit(
+    assignment = queue.assignment_submit(
         assignment_id=assignment_id, worker=user, label=data["label"]
     )
     return 200, {
@@ -174,7 +174,7 @@ def _submit(user: Any, assignment_id: int, body: bytes) -> tuple[int, Any]:
 
 
 def _skip(user: Any, assignment_id: int) -> tuple[int, Any]:
-    assignment = services.assignment_skip(assignment_id=assignment_id, worker=user)
+    assignment = queue.assignment_skip(assignment_id=assignment_id, worker=user)
     return 200, {"assignment": assignment.pk, "status": assignment.status}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from labeling.services import labeling_job_maintain
+from labeling.queue import labeling_job_maintain
 
 
 @shared_task(name="labeling.maintain", ignore_result=True)

@@ -215,7 +215,7 @@ def test_a_labeler_classifies_three_reviews_with_the_keyboard_only(
 
     pressed = {}
     assignment = None
-    for n, key in enumerate(["2", "1", "3"]):
+    for n, key in enumerate(["1", "2", "3"]):
         task = wait_for_task(page, assignment)
         assignment = task["assignment"]
         assert page.locator(".text-body").inner_text() == task["item"]["data"]["text"]

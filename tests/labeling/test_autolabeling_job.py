@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from labeling import services
+from labeling import queue
 from labeling.engine.autolabel import validation_sample_size
 from labeling.models import ItemState, LabelingItem, LabelingJobStatus, LabelSource
 from studio.models import Dataset
@@ -62,17 +62,17 @@ def test_digits_are_mostly_auto_labeled_at_the_target_accuracy(
         job.refresh_from_db()
         if job.status != LabelingJobStatus.IN_PROGRESS:
             break
-        assignment = services.next_task(job=job, worker=labeler)
+        assignment = queue.next_task(job=job, worker=labeler)
         if assignment is None:
             with on_commit(execute=True):
-                services.labeling_job_maintain()
+                queue.labeling_job_maintain()
             job.refresh_from_db()
-            assert job.status != LabelingJobStatus.IN_PROGRESS or services.next_task(
+            assert job.status != LabelingJobStatus.IN_PROGRESS or queue.next_task(
                 job=job, worker=labeler
             ), f"stuck in phase {job.phase}"
             continue
         with on_commit(execute=True):
-            services.assignment_submit(
+            queue.assignment_submit(
                 assignment_id=assignment.pk,
                 worker=labeler,
                 label=names[truth[assignment.item.row]],
@@ -120,10 +120,10 @@ def test_boxes_are_auto_labeled_by_a_detector_taught_by_people(
         job.refresh_from_db()
         if job.status != LabelingJobStatus.IN_PROGRESS:
             break
-        assignment = services.next_task(job=job, worker=labeler)
+        assignment = queue.next_task(job=job, worker=labeler)
         assert assignment is not None, f"stuck in phase {job.phase}"
         with on_commit(execute=True):
-            services.assignment_submit(
+            queue.assignment_submit(
                 assignment_id=assignment.pk,
                 worker=labeler,
                 label=scenes[assignment.item.row][1],

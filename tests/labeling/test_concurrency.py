@@ -23,7 +23,7 @@ from labeling.models import (
     LabelingJob,
     LabelingJobStatus,
 )
-from labeling.services import labeling_job_maintain
+from labeling.queue import labeling_job_maintain
 from studio.choices import Role
 from studio.services import project_member_add
 from tests.conftest import IN_CI, make_user

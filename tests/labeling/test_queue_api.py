@@ -141,7 +141,7 @@ def test_a_late_answer_counts_while_its_slot_is_still_free(
     Assignment.objects.filter(pk=task["assignment"]).update(
         expires_at=timezone.now() - timedelta(seconds=1)
     )
-    from labeling.services import assignments_expire
+    from labeling.queue import assignments_expire
 
     assert assignments_expire(job_id=job.pk) == 1
     assert submit(api(labeler), task["assignment"], "positive", on_commit).status_code == 200
