@@ -7,7 +7,7 @@ request. What a request needs is in memory:
 - the routes (:class:`RouteTable`): every endpoint's live variants, weights and instance
   addresses, rebuilt in the background when an endpoint or a model server changes (a
   cheap query at most every ``SEXTANT_ROUTES_REFRESH_SECONDS``);
-- who may call (:class:`TokenCache`): an API token's user and the projects they may read,
+- who may call (a credential cache): an API token's user and the projects they may read,
   kept for ``TOKEN_TTL_SECONDS``.
 
 The request body goes to the chosen instance as it came; the model server parses it, so the
@@ -25,16 +25,12 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Count, Max
 from django.http import parse_cookie
-from django.utils.crypto import constant_time_compare
-from rest_framework.authtoken.models import Token
 
 from endpoints.choices import EndpointStatus, ServerStatus
 from endpoints.engine import protocol
@@ -43,6 +39,7 @@ from endpoints.engine.capture import now as capture_time
 from endpoints.engine.router import Route, Upstream, UpstreamError, Variant, call_variant
 from endpoints.models import Endpoint, ModelServer
 from endpoints.recorder import recorder
+from studio.credentials import CredentialCache, csrf_echoed, session_user, token_user
 from studio.models import Membership
 from studio.models.projects import READ_ROLES
 
@@ -202,14 +199,9 @@ class RouteTable:
 # --------------------------------------------------------------------------------- tokens
 
 
-def _token_projects(key: str) -> frozenset[int] | None:
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
+def _user_projects(user: Any) -> frozenset[int] | None:
+    if user is None:
         return None
-    return _user_projects(token.user)
-
-
-def _user_projects(user: Any) -> frozenset[int]:
     return frozenset(
         Membership.objects.filter(user=user, role__in=READ_ROLES).values_list(
             "project_id", flat=True
@@ -217,48 +209,22 @@ def _user_projects(user: Any) -> frozenset[int]:
     )
 
 
-def _session_projects(key: str) -> frozenset[int] | None:
-    """The projects of a logged-in session's user (the checks Django's auth makes)."""
-    store = import_module(settings.SESSION_ENGINE).SessionStore(key)
-    user_id = store.get(SESSION_KEY)
-    if user_id is None:
-        return None
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not constant_time_compare(
-        store.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()
-    ):
-        return None
-    return _user_projects(user)
-
-
-class TokenCache:
-    """Who may call, by credential, for a few seconds: ``lookup`` reads the database."""
-
-    def __init__(self, lookup: Callable[[str], frozenset[int] | None]) -> None:
-        self.lookup = lookup
-        self.entries: dict[str, tuple[float, frozenset[int] | None]] = {}
-
-    async def projects(self, key: str) -> frozenset[int] | None:
-        now = time.monotonic()
-        entry = self.entries.get(key)
-        if entry is not None and entry[0] > now:
-            return entry[1]
-        found = await in_db_thread(lambda: self.lookup(key))
-        ttl = TOKEN_TTL_SECONDS if found is not None else BAD_TOKEN_TTL_SECONDS
-        if len(self.entries) > 10_000:
-            self.entries.clear()
-        self.entries[key] = (now + ttl, found)
-        return found
-
-    def clear(self) -> None:
-        self.entries.clear()
-
-
 routes = RouteTable()
 # Shadow calls in flight (the event loop keeps only weak references to tasks).
 _background: set[asyncio.Task[None]] = set()
-tokens = TokenCache(_token_projects)
-sessions = TokenCache(_session_projects)
+# Who may call, by credential: the projects an API token's or a session's user may read.
+tokens = CredentialCache(
+    lambda key: _user_projects(token_user(key)),
+    in_db_thread,
+    ttl=TOKEN_TTL_SECONDS,
+    bad_ttl=BAD_TOKEN_TTL_SECONDS,
+)
+sessions = CredentialCache(
+    lambda key: _user_projects(session_user(key)),
+    in_db_thread,
+    ttl=TOKEN_TTL_SECONDS,
+    bad_ttl=BAD_TOKEN_TTL_SECONDS,
+)
 
 
 # -------------------------------------------------------------------------------- helpers
@@ -315,23 +281,22 @@ async def _allowed_projects(headers: dict[bytes, bytes]) -> frozenset[int]:
     test panel); 401 otherwise."""
     auth = headers.get(b"authorization", b"").decode(errors="replace").split()
     if len(auth) == 2 and auth[0].lower() in ("token", "bearer"):
-        allowed = await tokens.projects(auth[1])
+        allowed = await tokens.get(auth[1])
         if allowed is None:
             raise HttpError(401, "invalid_token", "This API token is not valid.", "Authorization")
         return allowed
     cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
     session = cookies.get(settings.SESSION_COOKIE_NAME)
     if session and not auth:
-        csrf = cookies.get(settings.CSRF_COOKIE_NAME, "")
         echoed = headers.get(b"x-csrftoken", b"").decode(errors="replace")
-        if not csrf or not constant_time_compare(csrf, echoed):
+        if not csrf_echoed(cookies, echoed):
             raise HttpError(
                 403,
                 "csrf_failed",
                 "A request with the studio's session must echo its CSRF token in X-CSRFToken.",
                 "X-CSRFToken",
             )
-        allowed = await sessions.projects(session)
+        allowed = await sessions.get(session)
         if allowed is not None:
             return allowed
     raise HttpError(

@@ -17,23 +17,19 @@ import asyncio
 import json
 import logging
 import re
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from importlib import import_module
 from typing import Any, Final
 
 from django.conf import settings
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.http import Http404
 from django.http.cookie import parse_cookie
-from django.utils.crypto import constant_time_compare
-from rest_framework.authtoken.models import Token
 
 from labeling import queue, selectors
 from labeling.api import task_out
+from studio.credentials import CredentialCache, csrf_echoed, session_user, token_user
 from studio.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -79,68 +75,30 @@ async def in_thread(func: Callable[[], Any]) -> Any:
 
 
 # --- who is calling ---------------------------------------------------------------------------
-def _token_user(key: str) -> Any:
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token is not None and token.user.is_active else None
-
-
-def _session_user(key: str) -> Any:
-    store = import_module(settings.SESSION_ENGINE).SessionStore(key)
-    user_id = store.get(SESSION_KEY)
-    if user_id is None:
-        return None
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not constant_time_compare(
-        store.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()
-    ):
-        return None
-    return user
-
-
-class CredentialCache:
-    """Users by credential, for a few seconds; ``lookup`` reads the database."""
-
-    def __init__(self, lookup: Callable[[str], Any]) -> None:
-        self.lookup = lookup
-        self.entries: dict[str, tuple[float, Any]] = {}
-
-    async def user(self, key: str) -> Any:
-        now = time.monotonic()
-        entry = self.entries.get(key)
-        if entry is not None and entry[0] > now:
-            return entry[1]
-        found = await in_thread(lambda: self.lookup(key))
-        ttl = CREDENTIAL_TTL_SECONDS if found is not None else BAD_CREDENTIAL_TTL_SECONDS
-        if len(self.entries) > 10_000:
-            self.entries.clear()
-        self.entries[key] = (now + ttl, found)
-        return found
-
-    def clear(self) -> None:
-        self.entries.clear()
-
-
-tokens = CredentialCache(_token_user)
-sessions = CredentialCache(_session_user)
+tokens: CredentialCache[Any] = CredentialCache(
+    token_user, in_thread, ttl=CREDENTIAL_TTL_SECONDS, bad_ttl=BAD_CREDENTIAL_TTL_SECONDS
+)
+sessions: CredentialCache[Any] = CredentialCache(
+    session_user, in_thread, ttl=CREDENTIAL_TTL_SECONDS, bad_ttl=BAD_CREDENTIAL_TTL_SECONDS
+)
 
 
 async def _caller(headers: dict[bytes, bytes]) -> Any:
     auth = headers.get(b"authorization", b"").decode(errors="replace").split()
     if len(auth) == 2 and auth[0].lower() == "token":
-        user = await tokens.user(auth[1])
+        user = await tokens.get(auth[1])
         if user is None:
             raise HttpError(401, "authentication_failed", "Invalid token.")
         return user
     cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
     session = cookies.get(settings.SESSION_COOKIE_NAME)
     if session and not auth:
-        csrf = cookies.get(settings.CSRF_COOKIE_NAME, "")
         echoed = headers.get(b"x-csrftoken", b"").decode(errors="replace")
-        if not csrf or not constant_time_compare(csrf, echoed):
+        if not csrf_echoed(cookies, echoed):
             raise HttpError(
                 403, "permission_denied", "CSRF Failed: send the CSRF token in X-CSRFToken."
             )
-        user = await sessions.user(session)
+        user = await sessions.get(session)
         if user is not None:
             return user
     raise HttpError(401, "not_authenticated", "Authentication credentials were not provided.")
