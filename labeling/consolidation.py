@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -200,11 +201,49 @@ def consolidate_job(
         if item_id in by_id and by_id[item_id].source == "human"
     ]
     if job.task_type in CLASSIFICATION and job.consolidation == Consolidation.DAWID_SKENE and human:
-        updates = _dawid_skene(job, by_id, human, reviewed)
-        quality = _class_quality(job, by_id, human)
+        updates, quality = _dawid_skene(job, by_id, human, reviewed)
     else:
         quality = _generic_quality(job, by_id, human)
     return updates, quality
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """Classification answers as the engine takes them: int arrays and their index maps."""
+
+    labels: list[str]
+    item_ids: list[int]
+    workers: list[str]
+    items: np.ndarray
+    worker_of: np.ndarray
+    classes: np.ndarray
+    gold: dict[int, int]
+
+    @classmethod
+    def of(
+        cls,
+        job: LabelingJob,
+        by_id: dict[int, LabelingItem],
+        answers: Sequence[tuple[int, str, Any]],
+    ) -> _Answers:
+        classes = {name: k for k, name in enumerate(job.labels)}
+        item_ids = sorted({a[0] for a in answers})
+        item_index = {pk: i for i, pk in enumerate(item_ids)}
+        workers = sorted({a[1] for a in answers})
+        worker_index = {w: i for i, w in enumerate(workers)}
+        return cls(
+            labels=list(job.labels),
+            item_ids=item_ids,
+            workers=workers,
+            items=np.array([item_index[a[0]] for a in answers], dtype=np.int64),
+            worker_of=np.array([worker_index[a[1]] for a in answers], dtype=np.int64),
+            classes=np.array([classes[a[2]] for a in answers], dtype=np.int64),
+            gold={
+                item_index[pk]: classes[by_id[pk].gold_label]
+                for pk in item_ids
+                if by_id[pk].gold_label in classes
+            },
+        )
 
 
 def _dawid_skene(
@@ -212,59 +251,43 @@ def _dawid_skene(
     by_id: dict[int, LabelingItem],
     answers: Sequence[tuple[int, str, Any]],
     reviewed: set[int],
-) -> list[tuple[int, Any, float]]:
-    classes = {name: k for k, name in enumerate(job.labels)}
-    item_ids = sorted({a[0] for a in answers})
-    item_index = {pk: i for i, pk in enumerate(item_ids)}
-    workers = sorted({a[1] for a in answers})
-    worker_index = {w: i for i, w in enumerate(workers)}
-    gold = {
-        item_index[pk]: classes[by_id[pk].gold_label]
-        for pk in item_ids
-        if by_id[pk].gold_label in classes
-    }
+) -> tuple[list[tuple[int, Any, float]], dict[str, Any]]:
+    """New labels of the human items from Dawid–Skene, and each worker's quality judged
+    against them."""
+    data = _Answers.of(job, by_id, answers)
     result = dawid_skene(
-        np.array([item_index[a[0]] for a in answers]),
-        np.array([worker_index[a[1]] for a in answers]),
-        np.array([classes[a[2]] for a in answers]),
-        n_items=len(item_ids),
-        n_classes=len(job.labels),
-        n_workers=len(workers),
-        gold=gold,
+        data.items,
+        data.worker_of,
+        data.classes,
+        n_items=len(data.item_ids),
+        n_classes=len(data.labels),
+        n_workers=len(data.workers),
+        gold=data.gold,
     )
-    return [
-        (pk, job.labels[int(result.labels[i])], float(result.confidence[i]))
-        for pk, i in item_index.items()
+    updates = [
+        (pk, data.labels[int(result.labels[i])], float(result.confidence[i]))
+        for i, pk in enumerate(data.item_ids)
         if pk not in reviewed and by_id[pk].gold_label is None and result.labels[i] >= 0
     ]
+    # What each item ends as: the new label, or the review's or the gold one it keeps.
+    final = np.array(result.labels, dtype=np.int64)
+    for i, pk in enumerate(data.item_ids):
+        if pk in reviewed or by_id[pk].gold_label is not None:
+            final[i] = data.labels.index(by_id[pk].label) if by_id[pk].label in data.labels else -1
+    return updates, _class_quality(data, final)
 
 
-def _class_quality(
-    job: LabelingJob, by_id: dict[int, LabelingItem], answers: Sequence[tuple[int, str, Any]]
-) -> dict[str, Any]:
-    classes = {name: k for k, name in enumerate(job.labels)}
-    item_ids = sorted(by_id)
-    item_index = {pk: i for i, pk in enumerate(item_ids)}
-    workers = sorted({a[1] for a in answers})
-    worker_index = {w: i for i, w in enumerate(workers)}
-    consolidated = np.array(
-        [classes.get(str(by_id[pk].label), -1) for pk in item_ids], dtype=np.int64
-    )
-    gold = {
-        item_index[pk]: classes[by_id[pk].gold_label]
-        for pk in item_ids
-        if by_id[pk].gold_label in classes
-    }
+def _class_quality(data: _Answers, consolidated: np.ndarray) -> dict[str, Any]:
     rows = worker_quality(
-        np.array([item_index[a[0]] for a in answers]),
-        np.array([worker_index[a[1]] for a in answers]),
-        np.array([classes[a[2]] for a in answers]),
+        data.items,
+        data.worker_of,
+        data.classes,
         consolidated=consolidated,
-        gold=gold,
-        n_workers=len(workers),
+        gold=data.gold,
+        n_workers=len(data.workers),
     )
     return {
-        workers[q.worker]: {
+        data.workers[q.worker]: {
             "answers": q.answers,
             "agreement": q.agreement,
             "gold_answers": q.gold_answers,

@@ -15,7 +15,13 @@ from PIL import Image
 
 from labeling import services
 from labeling.consolidation import consolidate_job
-from labeling.engine.autolabel import run_box_round, run_round, validation_sample_size
+from labeling.engine.autolabel import (
+    AutoLabelRound,
+    BoxRound,
+    run_box_round,
+    run_round,
+    validation_sample_size,
+)
 from labeling.engine.features import image_features, text_features
 from labeling.engine.shapes import LabelError, check_label
 from labeling.models import (
@@ -270,12 +276,25 @@ def run_autolabel(ctx: JobContext) -> dict[str, Any]:
         )
     ]
     chosen = [items[pool[int(p)]].pk for p in result.next_for_humans]
+    return _store_round(ctx, job, round_number, result, auto, chosen, trained_on=len(train))
+
+
+def _store_round(
+    ctx: JobContext,
+    job: LabelingJob,
+    round_number: int,
+    result: AutoLabelRound | BoxRound,
+    auto: list[tuple[int, Any, float]],
+    chosen: list[int],
+    *,
+    trained_on: int,
+) -> dict[str, Any]:
     summary = {
         "threshold": result.threshold,
         "estimated_accuracy": result.estimated_accuracy,
         "validation_accuracy": result.validation_accuracy,
         "coverage": result.coverage,
-        "trained_on": len(train),
+        "trained_on": trained_on,
         "auto_labeled": len(auto),
         "sent_to_humans": len(chosen),
     }
@@ -338,23 +357,7 @@ def _box_round(
         )
     ]
     chosen = [pool[int(p)].pk for p in result.next_for_humans]
-    summary = {
-        "threshold": result.threshold,
-        "estimated_accuracy": result.estimated_accuracy,
-        "validation_accuracy": result.validation_accuracy,
-        "coverage": result.coverage,
-        "trained_on": len(train),
-        "auto_labeled": len(auto),
-        "sent_to_humans": len(chosen),
-    }
-    ctx.log(
-        f"Threshold {result.threshold} (estimated accuracy {result.estimated_accuracy}): "
-        f"{len(auto):,} images auto-labeled, {len(chosen):,} sent to people next."
-    )
-    services.labeling_auto_round_store(
-        job_id=job.pk, round_number=round_number, auto=auto, next_for_humans=chosen, summary=summary
-    )
-    return {"labeling_job": job.pk, **summary}
+    return _store_round(ctx, job, round_number, result, auto, chosen, trained_on=len(train))
 
 
 # --- the finishing pass ---------------------------------------------------------------------

@@ -201,3 +201,44 @@ def test_stats_show_progress_agreement_distribution_and_leaders(
     assert [w["answers"] for w in stats["leaderboard"]] == [2, 2]
     assert len(stats["most_disputed"]) == 2
     assert 0.5 <= stats["agreement"] <= 1
+
+
+def test_a_finished_job_scores_each_labeler_on_gold_items_and_agreement(
+    api, owner, labelers, text_dataset, make_job, on_commit
+):
+    job = make_job(
+        text_dataset(6),
+        workers_per_item=3,
+        gold_items=[{"row": 0, "label": "positive"}, {"row": 1, "label": "negative"}],
+    )
+    good_a, good_b, contrarian = labelers(3)
+    truth = {i: "positive" if i % 2 == 0 else "negative" for i in range(6)}
+    for worker in (good_a, good_b, contrarian):
+        while True:
+            response = api(worker).post(f"{URL}{job.pk}/next-task/")
+            if response.status_code == 204:
+                break
+            task = response.json()
+            row = LabelingItem.objects.get(pk=task["item"]["id"]).row
+            label = truth[row]
+            if worker is contrarian:
+                label = "negative" if label == "positive" else "positive"
+            with on_commit(execute=True):
+                api(worker).post(
+                    f"/api/v1/assignments/{task['assignment']}/submit/",
+                    {"label": label},
+                    format="json",
+                )
+    job.refresh_from_db()
+    assert job.status == LabelingJobStatus.COMPLETED
+    stats = job.worker_stats
+    assert stats[good_a.username]["gold_accuracy"] == 1.0
+    assert stats[contrarian.username]["gold_accuracy"] == 0.0
+    assert stats[contrarian.username]["agreement"] == 0.0
+    assert stats[good_b.username]["agreement"] == 1.0
+    labels = dict(LabelingItem.objects.filter(job=job).values_list("row", "label"))
+    assert labels == truth
+    leaders = {
+        w["worker"]: w for w in api(owner).get(f"{URL}{job.pk}/stats/").json()["leaderboard"]
+    }
+    assert leaders[contrarian.username]["gold_accuracy"] == 0.0
