@@ -70,7 +70,7 @@ def export_job(job: LabelingJob, fmt: str) -> tuple[bytes, str, str]:
                 "COCO holds boxes and masks: export this job as manifest, csv or label_studio.",
                 field="format",
             )
-        body = json.dumps(to_coco(records, labels=job.labels))
+        body = json.dumps(to_coco(records, labels=job.labels, task_type=kind))
         return body.encode(), "application/json", f"{stem}.coco.json"
     if fmt == "label_studio":
         data_key = (

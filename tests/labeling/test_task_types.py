@@ -125,6 +125,10 @@ def test_masks_from_polygons_and_brushes_are_voted_per_pixel(
     mask = decode_rle(shape["rle"], 12, 16)
     assert mask[:, :8].all() and not mask[:, 8:].any()
     assert item.confidence > 0.9
+    # The consolidated mask exports to COCO as a mask of its class.
+    coco = api(job.created_by).get(f"/api/v1/labeling-jobs/{job.pk}/export/?format=coco").json()
+    (annotation,) = coco["annotations"]
+    assert annotation["category_id"] == 1 and annotation["area"] == 96
 
 
 def test_video_frames_group_into_one_item_per_sequence_and_tracks_consolidate(
