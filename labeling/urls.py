@@ -20,6 +20,7 @@ item_review = LabelingItemViewSet.as_view({"post": "review"})
 urlpatterns = [
     path("labeling/", views.labeling_job_list, name="labeling-job-list"),
     path("labeling/new/", views.labeling_job_new, name="labeling-job-new"),
+    path("labeling/teams/", views.labeling_teams, name="labeling-teams"),
     path("labeling/<int:pk>/", views.labeling_job_detail, name="labeling-job-detail"),
     path("labeling/<int:pk>/stop/", views.labeling_job_stop, name="labeling-job-stop"),
     path(

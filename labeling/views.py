@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import F, FloatField, Value
 from django.db.models.functions import Cast, Coalesce, Greatest
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -365,3 +366,54 @@ def labeling_item_review(request: HttpRequest, pk: int, item_pk: int) -> HttpRes
             f"{'s' if workers != 1 else ''} will review its label.",
         )
     return redirect(reverse("labeling-job-detail", args=[job.pk]))
+
+
+@login_required
+def labeling_teams(request: HttpRequest) -> HttpResponse:
+    """The project's labeling teams: who is in each, and (for scientists) a form to make one,
+    change its members or remove it."""
+    project = page_project(request)
+    if project is None:
+        return _no_project(request)
+    writable = can_write(request.user, project.pk)
+    error: ServiceError | None = None
+    if request.method == "POST":
+        if not writable:
+            raise PermissionDenied("Your role may not change the project's teams.")
+        action = request.POST.get("action", "create")
+        members = request.POST.getlist("members")
+        try:
+            if action == "create":
+                team = services.labeling_team_create(
+                    project=project,
+                    name=request.POST.get("name", ""),
+                    members=members,
+                    description=request.POST.get("description", ""),
+                )
+                messages.success(request, f"Team {team.name} created.")
+            else:
+                team = selectors.access_labeling_team(
+                    request.user, request.POST.get("team"), write=True
+                )
+                if action == "delete":
+                    services.labeling_team_delete(team=team)
+                    messages.success(request, f"Team {team.name} removed.")
+                else:
+                    services.labeling_team_update(team=team, members=members)
+                    messages.success(request, f"Team {team.name} updated.")
+        except ServiceError as exc:
+            error = exc
+        else:
+            return redirect("labeling-teams")
+    teams = selectors.labeling_team_list(request.user, project_id=project.pk)
+    people = project.memberships.select_related("user").order_by("user__username")
+    context = {
+        "section": SECTION,
+        "project": project,
+        "teams": [{"team": t, "members": {u.pk for u in t.members.all()}} for t in teams],
+        "people": people,
+        "can_write": writable,
+        "error": error,
+        "posted": request.POST if error else None,
+    }
+    return render(request, "labeling/teams.html", context, status=400 if error else 200)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from labeling.models import ItemState, LabelingItem, LabelingJob, LabelingJobStatus
+from labeling.models import ItemState, LabelingItem, LabelingJob, LabelingJobStatus, LabelingTeam
 
 pytestmark = pytest.mark.django_db
 
@@ -210,3 +210,36 @@ def test_the_dataset_page_links_its_label_action_to_the_new_form(client, member,
     dataset = text_dataset(3)
     html = page(client, member, reverse("dataset-detail", args=[dataset.pk]))
     assert f'href="{reverse("labeling-job-new")}?dataset={dataset.pk}"' in html
+
+
+def test_a_scientist_makes_a_team_changes_it_and_removes_it(client, member, labeler, project):
+    client.force_login(member)
+    page = client.get("/labeling/teams/")
+    assert page.status_code == 200 and b"No teams yet" in page.content
+    made = client.post(
+        "/labeling/teams/", {"action": "create", "name": "linguists", "members": [labeler.username]}
+    )
+    assert made.status_code == 302
+    team = LabelingTeam.objects.get(project=project, name="linguists")
+    assert [u.username for u in team.members.all()] == [labeler.username]
+    page = client.get("/labeling/teams/")
+    assert b'data-team="linguists"' in page.content
+    client.post(
+        "/labeling/teams/", {"action": "update", "team": team.pk, "members": [member.username]}
+    )
+    assert [u.username for u in team.members.all()] == [member.username]
+    again = client.post("/labeling/teams/", {"action": "create", "name": "linguists"})
+    assert again.status_code == 400 and b"exists already" in again.content
+    client.post("/labeling/teams/", {"action": "delete", "team": team.pk})
+    assert not LabelingTeam.objects.filter(pk=team.pk).exists()
+
+
+def test_a_viewer_sees_teams_but_may_not_change_them_and_a_labeler_gets_403(
+    client, viewer, labeler, project
+):
+    client.force_login(viewer)
+    assert client.get("/labeling/teams/").status_code == 200
+    assert client.post("/labeling/teams/", {"action": "create", "name": "x"}).status_code == 403
+    assert not LabelingTeam.objects.exists()
+    client.force_login(labeler)
+    assert client.get("/labeling/teams/").status_code == 403
