@@ -44,7 +44,7 @@ class LabelingJobIn(serializers.Serializer):
     project = serializers.IntegerField()
     name = serializers.CharField(max_length=120)
     dataset = serializers.IntegerField()
-    task_type = serializers.ChoiceField(choices=TaskType.values)
+    task_type = serializers.ChoiceField(choices=TaskType.choices)
     data_column = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -69,12 +69,11 @@ class LabelingJobIn(serializers.Serializer):
         required=False, help_text='Items with a known answer: [{"row": 12, "label": "spam"}].'
     )
     auto_labeling = AutoLabelingIn(required=False)
-    verifies = serializers.ChoiceField(
-        choices=[c for c in TaskType.values if c != TaskType.VERIFICATION],
+    verifies = serializers.CharField(
         required=False,
         allow_blank=True,
         default="",
-        help_text="Verification jobs: the kind of label they review.",
+        help_text="Verification jobs: the kind of label they review (a task type).",
     )
     pre_annotation_column = serializers.CharField(
         required=False,

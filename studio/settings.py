@@ -383,6 +383,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # One name for a choice set that several fields share.
+    "ENUM_NAME_OVERRIDES": {"LabelingTaskTypeEnum": "labeling.models.TaskType"},
 }
 
 # --- Internationalisation -------------------------------------------------------------
