@@ -58,6 +58,13 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[No
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """PBKDF2 takes ~0.4 s a password on CI's cores and most tests make five users: hash
+    test passwords with a fast hasher (live studios started by tests keep the real one)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def private_storage(settings: Any, tmp_path: Path) -> Path:
     """Each test gets its own storage and work folders; nothing leaks between tests."""
     root = tmp_path / "storage"

@@ -18,7 +18,6 @@ URL = "/api/v1/endpoints/"
 
 @pytest.fixture(autouse=True)
 def fast(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SEXTANT_DEPLOY_TIMEOUT = 0.3
 
 

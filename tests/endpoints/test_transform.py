@@ -38,12 +38,6 @@ pytestmark = pytest.mark.django_db
 API = "/api/v1/transform-jobs/"
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    """The personas' passwords hashed cheaply: these tests are about scoring, not logins."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def make_dataset(project, owner, frame: pd.DataFrame, name: str, row_group_rows: int = 10_000):
     """A Ready dataset as ingestion leaves one, with the row groups asked for."""
     dataset = Dataset.objects.create(

@@ -30,12 +30,6 @@ with open(os.path.join(os.environ["SM_MODEL_DIR"], "notes.txt"), "w") as f:
 """
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    """The personas' passwords hashed cheaply: these tests are about models, not logins."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 LABELS = pd.DataFrame(
     {
         "id": range(200),
