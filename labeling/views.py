@@ -107,7 +107,7 @@ def labeling_job_list(request: HttpRequest) -> HttpResponse:
         sort_header(request, sort, "dataset", "Dataset"),
         sort_header(request, sort, "status", "Status"),
         sort_header(request, sort, "progress", "Progress", first_desc=True),
-        sort_header(request, sort, "workers", "Workers / item", num=True, first_desc=True),
+        sort_header(request, sort, "workers", "Workers", num=True, first_desc=True),
         sort_header(request, sort, "created", "Created", first_desc=True),
     ]
     context = {
