@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.peers import ensure_venv
 from bench.report import Machine, now_utc, table, write_section
 from labeling.engine.consolidate import dawid_skene, majority_vote
 
@@ -157,47 +156,13 @@ def peer_env() -> dict[str, str]:
 
 def ensure_crowdkit() -> str:
     """Make (or reuse) crowd-kit's environment; "" when it is ready, else why it is not."""
-    probe = "import importlib.metadata as m; print(m.version('crowd-kit'))"
-    if CROWDKIT_PYTHON.exists():
-        have = subprocess.run(
-            [str(CROWDKIT_PYTHON), "-c", probe], capture_output=True, text=True, check=False
-        )
-        if have.returncode == 0 and have.stdout.strip() == CROWDKIT_VERSION:
-            return ""
-        shutil.rmtree(CROWDKIT_VENV, ignore_errors=True)
-    print(f"[consolidation] installing crowd-kit into {CROWDKIT_VENV} …", flush=True)
-    try:
-        CROWDKIT_VENV.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "venv", str(CROWDKIT_VENV)], check=True, timeout=300)
-        subprocess.run(
-            [
-                str(CROWDKIT_PYTHON),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--timeout",
-                "30",
-                "--retries",
-                "2",
-                f"crowd-kit=={CROWDKIT_VERSION}",
-                "pyarrow",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(CROWDKIT_VENV, ignore_errors=True)
-        lines = [x for x in (exc.stderr or "").splitlines() if x.startswith("ERROR")]
-        return "pip could not install crowd-kit: " + (
-            "; ".join(lines[-2:]) or f"exit {exc.returncode}"
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        shutil.rmtree(CROWDKIT_VENV, ignore_errors=True)
-        return f"crowd-kit's environment could not be made: {exc}"
-    return ""
+    return ensure_venv(
+        CROWDKIT_VENV,
+        {"crowd-kit": CROWDKIT_VERSION},
+        name="crowd-kit",
+        tag="consolidation",
+        extra=("pyarrow",),
+    )
 
 
 # Runs with crowd-kit's interpreter: nothing of Sextant is imported there.

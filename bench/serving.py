@@ -56,6 +56,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench.peers import ensure_venv
+
 ROOT = Path(__file__).resolve().parent.parent
 
 ROWS = 10_000
@@ -701,50 +703,7 @@ def wanted_mlflow_versions() -> dict[str, str]:
 
 def ensure_mlflow() -> str:
     """Make (or reuse) MLflow's environment; "" when it is ready, else why it is not."""
-    wanted = wanted_mlflow_versions()
-    probe = (
-        "import json, importlib.metadata as m\n"
-        f"print(json.dumps({{d: m.version(d) for d in {sorted(wanted)!r}}}))"
-    )
-    if MLFLOW_PYTHON.exists():
-        have = subprocess.run(
-            [str(MLFLOW_PYTHON), "-c", probe], capture_output=True, text=True, check=False
-        )
-        if have.returncode == 0 and json.loads(have.stdout) == wanted:
-            return ""
-        shutil.rmtree(MLFLOW_VENV, ignore_errors=True)
-    print(f"[serving] installing MLflow into {MLFLOW_VENV} …", flush=True)
-    try:
-        MLFLOW_VENV.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True, timeout=300)
-        subprocess.run(
-            [
-                str(MLFLOW_PYTHON),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--timeout",
-                "30",
-                "--retries",
-                "2",
-                *(f"{name}=={version}" for name, version in wanted.items()),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(MLFLOW_VENV, ignore_errors=True)
-        lines = [x for x in (exc.stderr or "").splitlines() if x.startswith("ERROR")]
-        return "pip could not install MLflow: " + (
-            "; ".join(lines[-2:]) or f"exit {exc.returncode}"
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        shutil.rmtree(MLFLOW_VENV, ignore_errors=True)
-        return f"MLflow's environment could not be made: {exc}"
-    return ""
+    return ensure_venv(MLFLOW_VENV, wanted_mlflow_versions(), name="MLflow", tag="serving")
 
 
 # Runs with MLflow's interpreter: nothing of Sextant is imported there.
