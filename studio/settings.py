@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "labeling.apps.LabelingConfig",
     "registry.apps.RegistryConfig",
     "endpoints.apps.EndpointsConfig",
+    "monitor.apps.MonitorConfig",
 ]
 
 MIDDLEWARE = [
@@ -248,6 +249,17 @@ CELERY_BEAT_SCHEDULE["maintain-labeling"] = {
     "schedule": 10.0,
     "options": {"queue": "default", "expires": 30.0},
 }
+# Monitoring schedules: beat looks for due ones this often (cron fire times are minutes).
+SEXTANT_MONITOR_TICK_SECONDS = env_float("SEXTANT_MONITOR_TICK_SECONDS", 20.0)
+CELERY_BEAT_SCHEDULE["monitor-schedules"] = {
+    "task": "monitor.tick",
+    "schedule": SEXTANT_MONITOR_TICK_SECONDS,
+    "options": {"queue": "default", "expires": SEXTANT_MONITOR_TICK_SECONDS * 3},
+}
+# Alert webhooks go only to URLs under these prefixes (scheme, host, port and path), set by
+# an administrator: a project member cannot make the studio call any address it can reach.
+SEXTANT_WEBHOOK_ALLOWLIST = env_list("SEXTANT_WEBHOOK_ALLOWLIST", [])
+SEXTANT_WEBHOOK_TIMEOUT = env_float("SEXTANT_WEBHOOK_TIMEOUT", 5.0)
 # Allows the diagnostic job kind that kills its own worker (tests, staging).
 SEXTANT_DIAGNOSTICS_CRASH = env_bool("SEXTANT_DIAGNOSTICS_CRASH", False)
 # Tests and notebooks may run jobs in-process instead of through the broker.

@@ -136,6 +136,28 @@ def copy_prefix(source: str, target: str) -> int:
     return count
 
 
+def list_keys(prefix: str) -> list[str]:
+    """Every key under ``prefix`` (a folder), sorted; none when the folder does not exist."""
+    prefix = prefix.rstrip("/")
+    root = local_path_for(prefix)
+    if root is not None:
+        if not root.is_dir():
+            return []
+        return sorted(
+            f"{prefix}/{path.relative_to(root).as_posix()}"
+            for path in root.rglob("*")
+            if path.is_file()
+        )
+    try:
+        dirs, files = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return []
+    keys = [f"{prefix}/{name}" for name in files]
+    for name in dirs:
+        keys += list_keys(f"{prefix}/{name}")
+    return sorted(keys)
+
+
 def exists(key: str) -> bool:
     return bool(key) and default_storage.exists(key)
 

@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include("training.urls")),
     path("", include("registry.urls")),
     path("", include("endpoints.urls")),
+    path("", include("monitor.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -40,3 +40,16 @@ def dispatch(job_id: int, queue: str) -> None:
 def dispatch_on_commit(job: Job) -> None:
     job_id, queue = job.pk, job.queue
     transaction.on_commit(lambda: dispatch(job_id, queue))
+
+
+def send_task_on_commit(name: str, *args: object, queue: str = Queue.DEFAULT) -> None:
+    """Send the task named ``name`` once the transaction commits (inline where jobs run
+    inline): how services start small follow-up work (alerts) without importing tasks."""
+
+    def send() -> None:
+        if settings.SEXTANT_RUN_JOBS_INLINE:
+            celery_app.tasks[name].apply(args=list(args))
+        else:
+            celery_app.send_task(name, args=list(args), queue=queue, ignore_result=True)
+
+    transaction.on_commit(send)

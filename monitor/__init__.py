@@ -1,0 +1,2 @@
+"""Model Monitor and Clarify: baselines, monitoring schedules and their reports, alerts, bias
+metrics and explanations."""
