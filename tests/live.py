@@ -92,6 +92,7 @@ def live_studio(
         "SEXTANT_REAPER_INTERVAL_SECONDS": "2",
         "SEXTANT_WORKER_STALE_SECONDS": "10",
         "SEXTANT_DIAGNOSTICS_CRASH": "1",
+        "SEXTANT_MONITOR_TICK_SECONDS": "1",
     }
     redis_url = urlunparse(
         urlparse(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))._replace(path="/14")
