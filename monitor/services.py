@@ -258,8 +258,12 @@ def monitoring_baseline_update(
                 constraints, statistics if statistics is not None else baseline.statistics
             )
         except ConstraintsError as exc:
+            # The engine names the setting by its path; people read its last part first.
+            subject = str(exc.field or "").rsplit(".", 1)[-1]
+            message = f"{subject} {exc.message}" if subject else str(exc.message)
             raise invalid(
-                str(exc.message), f"constraints.{exc.field}" if exc.field else "constraints"
+                message.rstrip(".") + ".",
+                f"constraints.{exc.field}" if exc.field else "constraints",
             )
         baseline.constraints = constraints
         fields.append("constraints")

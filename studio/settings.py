@@ -396,7 +396,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # One name for a choice set that several fields share.
-    "ENUM_NAME_OVERRIDES": {"LabelingTaskTypeEnum": "labeling.models.TaskType"},
+    "ENUM_NAME_OVERRIDES": {
+        "LabelingTaskTypeEnum": "labeling.models.TaskType",
+        "MonitoringBaselineStatusEnum": "monitor.models.BaselineStatus",
+        "MonitoringScheduleStatusEnum": "monitor.models.ScheduleStatus",
+        "MonitoringExecutionStatusEnum": "monitor.models.ExecutionStatus",
+    },
 }
 
 # --- Internationalisation -------------------------------------------------------------
@@ -421,6 +426,13 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# Monitoring alerts go out through these (an SMTP server in production).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "sextant@localhost")
 
 LOGGING = {
     "version": 1,
