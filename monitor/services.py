@@ -147,10 +147,8 @@ def check_facets(value: Any, columns: list[str], field: str = "facets") -> list[
 
 
 def _scalar(value: Any) -> bool:
-    return (
-        (isinstance(value, str | int | float)
-        and not isinstance(value, bool))
-        or isinstance(value, bool)
+    return (isinstance(value, str | int | float) and not isinstance(value, bool)) or isinstance(
+        value, bool
     )
 
 
