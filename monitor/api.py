@@ -625,7 +625,9 @@ def clarify_report_download(clarify: ClarifyJob, wanted: str) -> HttpResponse:
 
     stem = f"clarify-{clarify.pk}"
     if wanted == "html":
-        response = HttpResponse(clarify_report_html(clarify), content_type="text/html")
+        response = HttpResponse(
+            clarify_report_html(clarify), content_type="text/html; charset=utf-8"
+        )
         response["Content-Disposition"] = f'attachment; filename="{stem}.html"'
         return response
     response = HttpResponse(json.dumps(clarify.report, indent=2), content_type="application/json")

@@ -255,9 +255,9 @@ def test_the_sidebar_shows_coming_sections_as_non_links(
     html = logged_in(client, owner).get(reverse("home")).content.decode()
     coming = re.findall(r'<span class="nav-item is-coming"[^>]*>(.*?)</span>\s*</span>', html, re.S)
     labels = [re.sub(r"<[^>]+>", " ", item).split()[0] for item in coming]
-    assert "Clarify" in labels and "Monitoring" in labels and "Datasets" not in labels
+    assert "Edge" in labels and "Tuning" in labels and "Datasets" not in labels
     link_texts = [re.sub(r"<[^>]+>", "", a) for a in re.findall(r"<a\b[^>]*>(.*?)</a>", html, re.S)]
-    assert not any("Clarify" in text or "Monitoring" in text for text in link_texts)
+    assert not any("Edge" in text or "Tuning" in text for text in link_texts)
     assert re.search(r'<a class="nav-item is-current" href="/"', html)
 
 
