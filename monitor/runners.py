@@ -301,7 +301,12 @@ def data_quality(
     drift_doc = drift.to_dict()
     scores = {"share_drifted": float(drift_doc["share_drifted"])}
     for column in drift_doc["columns"]:
-        value = column.get("statistic")
+        # One scale for every column's trend (0 = the same distribution, 1 = disjoint): the
+        # KS distance for numbers, the Jensen-Shannon distance for categories, whatever test
+        # decided (a chi-square statistic would dwarf them).
+        value = (
+            column.get("ks") if column.get("kind") == "numeric" else column.get("jensen_shannon")
+        )
         if value is not None:
             scores[f"drift:{column['name']}"] = float(value)
     return violations, {"drift": drift_doc, "statistics": current}, scores
