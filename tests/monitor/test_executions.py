@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -14,9 +15,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from monitor import services
-from monitor.models import MonitoringAlert, MonitoringBaseline, MonitoringExecution
+from monitor.models import (
+    MonitoringAlert,
+    MonitoringBaseline,
+    MonitoringExecution,
+    MonitoringSchedule,
+)
 from tests.monitor.conftest import customers
 from training.models import TrainingJob
 
@@ -379,3 +386,75 @@ def test_executions_are_listed_per_schedule_newest_first(
     listed = api(member).get(f"/api/v1/monitoring-executions/?schedule={schedule.pk}").json()
     assert [e["id"] for e in listed["results"]] == [second["id"], first["id"]]
     assert MonitoringExecution.objects.filter(schedule=schedule).count() == 2
+
+
+@pytest.fixture
+def bias_baseline(
+    member: Any, project: Any, train_data: Any, package: Any, on_commit: Any
+) -> MonitoringBaseline:
+    with on_commit(execute=True):
+        created = services.monitoring_baseline_create(
+            project=project,
+            user=member,
+            dataset=train_data.pk,
+            model_package=package.pk,
+            label="label",
+            facets=[{"name": "city", "values_or_threshold": ["Nice"]}],
+            positive_label_values=["yes"],
+        )
+    created.refresh_from_db()
+    assert created.status == "Completed", created.failure_reason
+    return created
+
+
+def test_bias_drift_compares_the_traffic_s_bias_with_the_baseline_s(
+    api: Any,
+    member: Any,
+    project: Any,
+    endpoint: Any,
+    bias_baseline: Any,
+    capture: Any,
+    on_commit: Any,
+) -> None:
+    frame = customers(600, seed=31)
+    truth = list(frame["label"])
+    # The model now turns down everyone in Nice: its bias against them jumps.
+    answered = ["no" if city == "Nice" else t for city, t in zip(frame["city"], truth, strict=True)]
+    ids = capture(endpoint, frame, predicted=answered)
+    api(member).post(
+        f"/api/v1/endpoints/{endpoint.pk}/ground-truth/",
+        {"rows": [{"event_id": e, "label": t} for e, t in zip(ids, truth, strict=True)]},
+        format="json",
+    )
+    schedule = schedule_of(member, project, endpoint, bias_baseline, "bias_drift")
+    execution = run(api, member, on_commit, schedule)
+    assert execution["report"]["labeled_rows"] == 600
+    drifted = {
+        v["description"].split(" ")[0]
+        for v in execution["violations"]
+        if v["check"] == "bias_drift_check"
+    }
+    assert {"DPPL", "DI"} & drifted, execution["violations"]
+    assert any(key.startswith("city=Nice:") for key in execution["scores"])
+
+
+def test_feature_attribution_drift_notices_the_features_changing_order(
+    api: Any, member: Any, project: Any, endpoint: Any, baseline: Any, capture: Any, on_commit: Any
+) -> None:
+    same = customers(300, seed=41)
+    capture(endpoint, same)
+    schedule = schedule_of(member, project, endpoint, baseline, "feature_attribution_drift")
+    steady = run(api, member, on_commit, schedule)
+    assert steady["report"]["attribution"]["ndcg"] > 0.9
+    assert "feature_attribution_drift_check" not in checks(steady)
+    # Then traffic where x hardly varies and y varies a lot: y drives the answers now. The
+    # schedule looks at the last 3 minutes only, which hold just that traffic.
+    later = same.assign(x=0.0, y=same["y"] * 6)
+    capture(endpoint, later, when=timezone.now() - timedelta(minutes=1))
+    MonitoringSchedule.objects.filter(pk=schedule.pk).update(window_hours=0.05)
+    schedule.refresh_from_db()
+    drifted = run(api, member, on_commit, schedule)
+    assert drifted["num_rows"] == 300
+    assert drifted["report"]["current_importance"][0]["feature"] == "y"
+    assert drifted["report"]["attribution"]["ndcg"] < 0.9
+    assert "feature_attribution_drift_check" in checks(drifted)
