@@ -8,4 +8,4 @@ class MonitorConfig(AppConfig):
 
     def ready(self) -> None:
         # The job kinds register on import, and the tasks (alerts) for inline runs.
-        from monitor import runners, tasks  # noqa: F401
+        from monitor import panels, runners, tasks  # noqa: F401

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from studio.navigation import NAVIGATION, current_project
+from studio.navigation import NAVIGATION, current_project, navigation_for
 
 
 def studio(request: HttpRequest) -> dict[str, Any]:
@@ -14,4 +14,8 @@ def studio(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {"navigation": NAVIGATION}
     project, projects = current_project(request)
-    return {"navigation": NAVIGATION, "current_project": project, "my_projects": projects}
+    return {
+        "navigation": navigation_for(request, project),
+        "current_project": project,
+        "my_projects": projects,
+    }

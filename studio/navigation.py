@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.http import HttpRequest
@@ -11,6 +13,7 @@ from studio.models import Membership, Project
 from studio.selectors import access_project
 
 SESSION_KEY = "sextant_project"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,8 @@ class NavItem:
     label: str
     url_name: str | None
     icon: str
+    # A count shown beside the label (unread alerts…), filled in per request.
+    badge: int = 0
 
 
 NAVIGATION: list[tuple[str, list[NavItem]]] = [
@@ -55,6 +60,44 @@ NAVIGATION: list[tuple[str, list[NavItem]]] = [
         ],
     ),
 ]
+
+
+Badge = Callable[[HttpRequest, Project], int]
+_BADGES: dict[str, Badge] = {}
+
+
+def register_nav_badge(url_name: str, count: Badge) -> None:
+    """Show ``count(request, project)`` beside the entry ``url_name`` when it is above 0: how
+    apps above the core flag what waits for people (the core imports none of them)."""
+    _BADGES[url_name] = count
+
+
+def navigation_for(
+    request: HttpRequest, project: Project | None
+) -> list[tuple[str, list[NavItem]]]:
+    """The sidebar with this request's badges (the shared NAVIGATION when there are none)."""
+    if project is None or not _BADGES:
+        return NAVIGATION
+    counts: dict[str, int] = {}
+    for url_name, count in _BADGES.items():
+        try:
+            counts[url_name] = int(count(request, project))
+        except Exception:  # a badge must never take a page down
+            logger.exception("The navigation badge of %s failed", url_name)
+    if not any(counts.values()):
+        return NAVIGATION
+    return [
+        (
+            heading,
+            [
+                replace(item, badge=counts[item.url_name])
+                if item.url_name and counts.get(item.url_name)
+                else item
+                for item in items
+            ],
+        )
+        for heading, items in NAVIGATION
+    ]
 
 
 def current_project(request: HttpRequest) -> tuple[Project | None, list[Project]]:

@@ -190,3 +190,19 @@ def test_the_clarify_report_draws_its_charts(scientist: Any, seeded: dict[str, i
     waterfall = chart(page, "[data-waterfall-chart]")
     assert waterfall["traces"] == 1
     assert not page.script_errors, page.script_errors
+
+
+def test_the_sidebar_and_the_home_page_flag_unread_alerts(
+    scientist: Any, seeded: dict[str, int]
+) -> None:
+    page = scientist
+    page.goto("/")
+    badge = page.locator('a.nav-item[href="/monitoring/"] .nav-count')
+    badge.wait_for()
+    assert int(badge.inner_text()) >= 1
+    card = page.locator('[data-testid="home-monitoring"]')
+    assert card.is_visible()
+    shot(page, "home-alerts.png")
+    card.locator("a.row-title").first.click()
+    page.wait_for_url(re.compile(r"/monitoring/executions/\d+/$"))
+    assert page.script_errors == []
