@@ -35,6 +35,9 @@ from studio.api.views import check_choice, check_filters, validated
 from studio.errors import ServiceError
 from studio.selectors import access_project
 
+#: Ground truth is parsed in the web process: a file is kept to a size that is cheap to parse.
+MAX_TRUTH_FILE_BYTES = 64 * 2**20
+
 FACETS_HELP = (
     '[{"name": "sex", "values_or_threshold": ["Female"]}, '
     '{"name": "age", "values_or_threshold": 40}]'
@@ -460,7 +463,14 @@ class GroundTruthOut(serializers.ModelSerializer):
 
 def _rows_from_file(upload: Any) -> list[dict[str, Any]]:
     """A CSV or JSON Lines file of labels as rows (parsed by pyarrow, then checked)."""
-    raw = upload.read(services.MAX_TRUTH_ROWS * 200 + 1)
+    if upload.size > MAX_TRUTH_FILE_BYTES:
+        raise ServiceError(
+            "too_large",
+            f"A ground-truth file holds at most {MAX_TRUTH_FILE_BYTES // 2**20} MiB; send a "
+            "larger set in several files.",
+            field="file",
+        )
+    raw = upload.read()
     name = str(getattr(upload, "name", "")).lower()
     try:
         if name.endswith((".jsonl", ".json", ".ndjson")):

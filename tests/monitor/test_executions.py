@@ -458,3 +458,21 @@ def test_feature_attribution_drift_notices_the_features_changing_order(
     assert drifted["report"]["current_importance"][0]["feature"] == "y"
     assert drifted["report"]["attribution"]["ndcg"] < 0.9
     assert "feature_attribution_drift_check" in checks(drifted)
+
+
+def test_a_ground_truth_file_too_large_is_refused(
+    api: Any, member: Any, endpoint: Any, monkeypatch: Any
+) -> None:
+    import io
+
+    from monitor import api as monitor_api
+
+    monkeypatch.setattr(monitor_api, "MAX_TRUTH_FILE_BYTES", 10)
+    upload = io.BytesIO(b"event_id,label\nabc,yes\n")
+    upload.name = "truth.csv"
+    response = api(member).post(
+        f"/api/v1/endpoints/{endpoint.pk}/ground-truth/", {"file": upload}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "too_large"
+    assert not services.ground_truth_frame(endpoint).shape[0]
