@@ -25,6 +25,8 @@ BENCHMARKS = (
     "serving",
     "consolidation",
     "labeling",
+    "drift",
+    "shap",
 )
 
 
@@ -165,6 +167,14 @@ def main(argv: list[str] | None = None) -> int:
                 database_url=args.database_url,
                 redis_url=args.redis_url,
             )
+        if "drift" in selected:
+            from bench import monitor_drift
+
+            monitor_drift.run(scratch=scratch, out=out, machine=info)
+        if "shap" in selected:
+            from bench import monitor_shap
+
+            monitor_shap.run(out=out, machine=info)
         if "previews" in selected:
             from bench import previews
 
