@@ -129,6 +129,18 @@
   }
 
   // Scores across executions: points [{id, at, status, scores}], one line per name.
+  // A date axis; with one execution (or several in the same minute) plotly would zoom to
+  // milliseconds: show an hour either side instead.
+  function spanOf(points) {
+    var axis = { type: "date", gridcolor: GRID, zeroline: false, linecolor: "#d3d6dd" };
+    var times = points.map(function (p) { return new Date(p.at).getTime(); }).filter(isFinite);
+    if (times.length) {
+      var lo = Math.min.apply(null, times), hi = Math.max.apply(null, times);
+      if (hi - lo < 60 * 1000) axis.range = [new Date(lo - 3600 * 1000).toISOString(), new Date(hi + 3600 * 1000).toISOString()];
+    }
+    return axis;
+  }
+
   function trend(el, points, names, opts) {
     opts = opts || {};
     var traces = names.map(function (name, i) {
@@ -153,7 +165,7 @@
     var lay = layout(el, {
       showlegend: names.length > 1, legend: { orientation: "h", y: -0.22, x: 0 }, hovermode: "closest", shapes: shapes,
       margin: { l: 56, r: 14, t: 10, b: names.length > 1 ? 70 : 36 },
-      xaxis: { type: "date", gridcolor: GRID, zeroline: false, linecolor: "#d3d6dd" },
+      xaxis: spanOf(points),
       yaxis: { title: { text: opts.ytitle || "score" }, gridcolor: GRID, zeroline: false, tickformat: "~g",
                type: opts.log ? "log" : "linear" },
     });
