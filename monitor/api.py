@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from endpoints.selectors import access_endpoint
-from monitor import loop, selectors, services
+from monitor import ground_truth, loop, selectors, services
 from monitor.clarify import clarify_job_create, clarify_job_stop
 from monitor.models import (
     ClarifyJob,
@@ -509,7 +509,7 @@ class GroundTruthView(APIView):
         endpoint = access_endpoint(request.user, pk, write=True)
         upload = request.FILES.get("file")
         rows = _rows_from_file(upload) if upload is not None else request.data.get("rows")
-        created = services.ground_truth_upload(endpoint=endpoint, user=request.user, rows=rows)
+        created = ground_truth.ground_truth_upload(endpoint=endpoint, user=request.user, rows=rows)
         return Response(GroundTruthOut(created).data, status=status.HTTP_201_CREATED)
 
 

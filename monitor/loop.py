@@ -25,8 +25,9 @@ from labeling.models import LabelingJob, TaskType
 from labeling.services import labeling_job_create
 from monitor.engine.captures import CapturedRows
 from monitor.engine.quality import join_ground_truth
+from monitor.ground_truth import ground_truth_frame
 from monitor.models import MonitoringExecution
-from monitor.services import ground_truth_frame, invalid
+from monitor.services import invalid
 from monitor.traffic import captured, variant_models
 from registry.models import ModelPackage
 from studio import storage

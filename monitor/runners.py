@@ -32,6 +32,7 @@ from monitor.engine.quality import (
     join_ground_truth,
     regression_metrics,
 )
+from monitor.ground_truth import ground_truth_frame
 from monitor.models import (
     ClarifyJob,
     MonitoringBaseline,
@@ -313,7 +314,7 @@ def data_quality(
 
 
 def _labeled(rows: CapturedRows, endpoint: Endpoint) -> pd.DataFrame:
-    truth = services.ground_truth_frame(endpoint)
+    truth = ground_truth_frame(endpoint)
     if truth.empty:
         return pd.DataFrame()
     return join_ground_truth(rows.meta, rows.outputs, truth)

@@ -1,5 +1,5 @@
-"""Every write of Model Monitor: baselines, schedules and their executions, alerts, ground
-truth. Clarify jobs are in :mod:`monitor.clarify`.
+"""Every write of Model Monitor: baselines, schedules and their executions, alerts. Ground
+truth is in :mod:`monitor.ground_truth`, Clarify jobs in :mod:`monitor.clarify`.
 
 Schedules are cron expressions in UTC. Beat calls :func:`schedules_tick` often (every
 ``SEXTANT_MONITOR_TICK_SECONDS``); each due schedule is claimed by moving its
@@ -9,16 +9,11 @@ however many ticks or beats see it.
 
 from __future__ import annotations
 
-import io
 import itertools
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from celery.schedules import crontab
 from django.conf import settings
 from django.core.validators import validate_email
@@ -30,7 +25,6 @@ from monitor.engine.checks import ConstraintsError, validate_constraints
 from monitor.models import (
     BaselineStatus,
     ExecutionStatus,
-    GroundTruthUpload,
     MonitoringAlert,
     MonitoringBaseline,
     MonitoringExecution,
@@ -48,9 +42,6 @@ from studio.services import NAME_RE, job_stop, job_submit
 BASELINE_KIND: Final = "monitor.baseline"
 EXECUTION_KIND: Final = "monitor.execution"
 SCHEDULE_ALIASES: Final = {"hourly": "0 * * * *", "daily": "0 0 * * *"}
-#: Ground truth rows per upload, and the size of a label.
-MAX_TRUTH_ROWS: Final = 1_000_000
-MAX_LABEL_CHARS: Final = 1000
 #: The bias and attribution monitors need the model's view of the baseline.
 MODEL_MONITORS: Final = {
     MonitorType.MODEL_QUALITY,
@@ -733,82 +724,6 @@ def alert_mark_read(*, alerts: Any) -> int:
 
 def alert_deliveries(*, alert_id: int, deliveries: dict[str, str]) -> None:
     MonitoringAlert.objects.filter(pk=alert_id).update(deliveries=deliveries)
-
-
-# --------------------------------------------------------------------------- ground truth
-
-
-def ground_truth_upload(*, endpoint: Endpoint, user: Any, rows: Any) -> GroundTruthUpload:
-    """Labels for captured predictions: ``[{"event_id", "label", "row"?}]`` (``row``: the
-    row of a multi-row request, 0 by default). Checked whole, then kept as one Parquet file;
-    a later label for the same event replaces an earlier one."""
-    if not isinstance(rows, list) or not rows:
-        raise invalid('rows is a non-empty list of {"event_id", "label"}.', "rows")
-    if len(rows) > MAX_TRUTH_ROWS:
-        raise invalid(f"At most {MAX_TRUTH_ROWS:,} rows per upload.", "rows")
-    events, positions, labels = [], [], []
-    for i, row in enumerate(rows):
-        where = f"rows.{i}"
-        if not isinstance(row, dict):
-            raise invalid(f'{where} is {{"event_id", "label"}}.', where)
-        unknown = set(row) - {"event_id", "label", "row"}
-        if unknown:
-            raise invalid(f"{where} has unknown keys: {', '.join(sorted(unknown))}.", where)
-        event = row.get("event_id")
-        if not isinstance(event, str) or not event or len(event) > 64:
-            raise invalid("event_id is the captured event's id (a string).", f"{where}.event_id")
-        label = row.get("label")
-        if label is None or isinstance(label, dict | list) or len(str(label)) > MAX_LABEL_CHARS:
-            raise invalid(
-                "label is the true value: a string, a number or a boolean.", f"{where}.label"
-            )
-        position = row.get("row", 0)
-        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-            raise invalid("row is the row's index in its request (0 or more).", f"{where}.row")
-        events.append(event)
-        positions.append(position)
-        labels.append(label)
-    # One type per column in Parquet: labels keep numbers as numbers where all are numbers.
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in labels):
-        label_array = pa.array([float(v) for v in labels], pa.float64())
-    else:
-        label_array = pa.array([str(v) for v in labels], pa.string())
-    table = pa.table(
-        {
-            "event_id": pa.array(events, pa.string()),
-            "row": pa.array(positions, pa.int64()),
-            "label": label_array,
-        }
-    )
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%S")
-    key = f"ground-truth/{endpoint.pk}/{stamp}-{uuid.uuid4().hex[:12]}.parquet"
-    saved = default_storage.save(key, ContentFile(buffer.getvalue()))
-    return GroundTruthUpload.objects.create(
-        endpoint=endpoint,
-        key=saved,
-        rows=len(events),
-        created_by=user if getattr(user, "is_authenticated", False) else None,
-    )
-
-
-def ground_truth_frame(endpoint: Endpoint) -> pd.DataFrame:
-    """Every label uploaded for the endpoint, oldest first (a later one wins on a join)."""
-    from studio import storage
-
-    frames = []
-    for upload in GroundTruthUpload.objects.filter(endpoint=endpoint).order_by("created_at", "id"):
-        with storage.open_local(upload.key) as path:
-            frame = pq.read_table(path).to_pandas()
-        frame["label"] = frame["label"].astype(object)
-        frames.append(frame)
-    if not frames:
-        return pd.DataFrame({"event_id": [], "row": [], "label": []})
-    return pd.concat(frames, ignore_index=True)
 
 
 def job_of(obj: Any) -> Job | None:

@@ -18,6 +18,7 @@ from django.core import mail
 from django.utils import timezone
 
 from monitor import services
+from monitor.ground_truth import ground_truth_frame
 from monitor.models import (
     MonitoringAlert,
     MonitoringBaseline,
@@ -213,7 +214,7 @@ def test_ground_truth_is_checked_whole_and_can_come_as_a_csv_file(
     ok = api(member).post(url, {"file": upload}, format="multipart")
     assert ok.status_code == 201, ok.content
     assert ok.json()["rows"] == 2
-    frame = services.ground_truth_frame(endpoint)
+    frame = ground_truth_frame(endpoint)
     assert list(frame["event_id"]) == ["abc", "def"]
     assert (
         api(outsider)
@@ -475,4 +476,4 @@ def test_a_ground_truth_file_too_large_is_refused(
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "too_large"
-    assert not services.ground_truth_frame(endpoint).shape[0]
+    assert not ground_truth_frame(endpoint).shape[0]
