@@ -508,6 +508,11 @@ class GroundTruthView(APIView):
     def post(self, request: Request, pk: str) -> Response:
         endpoint = access_endpoint(request.user, pk, write=True)
         upload = request.FILES.get("file")
+        if upload is None and request.data.get("labeling_job") is not None:
+            created = ground_truth.ground_truth_from_labeling_job(
+                endpoint=endpoint, user=request.user, labeling_job=request.data["labeling_job"]
+            )
+            return Response(GroundTruthOut(created).data, status=status.HTTP_201_CREATED)
         rows = _rows_from_file(upload) if upload is not None else request.data.get("rows")
         created = ground_truth.ground_truth_upload(endpoint=endpoint, user=request.user, rows=rows)
         return Response(GroundTruthOut(created).data, status=status.HTTP_201_CREATED)

@@ -19,6 +19,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from endpoints.models import Endpoint
+from labeling.models import LabelingJob, LabelingJobStatus
 from monitor.models import GroundTruthUpload
 from monitor.services import invalid
 from studio import storage
@@ -94,3 +95,43 @@ def ground_truth_frame(endpoint: Endpoint) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({"event_id": [], "row": [], "label": []})
     return pd.concat(frames, ignore_index=True)
+
+
+def ground_truth_from_labeling_job(
+    *, endpoint: Endpoint, user: Any, labeling_job: Any
+) -> GroundTruthUpload:
+    """The labels of a Completed labeling job over captured rows (the one an execution's
+    "Label these rows" starts) as ground truth: its output dataset keeps each row's
+    ``event_id`` and ``row`` beside the label."""
+    if isinstance(labeling_job, bool) or not isinstance(labeling_job, int):
+        raise invalid("labeling_job is the id of a labeling job.", "labeling_job")
+    job = (
+        LabelingJob.objects.select_related("output_dataset")
+        .filter(pk=labeling_job, project_id=endpoint.project_id)
+        .first()
+    )
+    if job is None:
+        raise invalid(f"There is no labeling job {labeling_job} in this project.", "labeling_job")
+    if job.status != LabelingJobStatus.COMPLETED or job.output_dataset is None:
+        raise invalid(
+            f"Labeling job {job.name} is {job.status}; its labels count once it is Completed.",
+            "labeling_job",
+        )
+    attribute = job.label_attribute
+    with storage.open_local(job.output_dataset.data_key) as path:
+        names = set(pq.read_schema(path).names)
+        if not {"event_id", attribute} <= names:
+            raise invalid(
+                "This labeling job was not over captured rows: its data has no event_id.",
+                "labeling_job",
+            )
+        columns = ["event_id", attribute] + (["row"] if "row" in names else [])
+        frame = pq.read_table(path, columns=columns).to_pandas()
+    frame = frame[frame[attribute].notna()]
+    rows = [
+        {"event_id": str(r["event_id"]), "label": r[attribute], "row": int(r.get("row", 0) or 0)}
+        for r in frame.to_dict("records")
+    ]
+    if not rows:
+        raise invalid(f"Labeling job {job.name} has no labels.", "labeling_job")
+    return ground_truth_upload(endpoint=endpoint, user=user, rows=rows)

@@ -477,3 +477,35 @@ def test_a_ground_truth_file_too_large_is_refused(
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "too_large"
     assert not ground_truth_frame(endpoint).shape[0]
+
+
+def test_the_labels_of_a_labeling_job_over_captured_rows_become_ground_truth(
+    api: Any, member: Any, project: Any, endpoint: Any, baseline: Any, capture: Any, on_commit: Any
+) -> None:
+    frame = customers(12, seed=51)
+    capture(endpoint, frame)
+    schedule = schedule_of(member, project, endpoint, baseline, "model_quality")
+    execution = run(api, member, on_commit, schedule)
+    with on_commit(execute=True):
+        created = api(member).post(f"/api/v1/monitoring-executions/{execution['id']}/label/")
+    job_id = created.json()["labeling_job"]
+    url = f"/api/v1/endpoints/{endpoint.pk}/ground-truth/"
+    early = api(member).post(url, {"labeling_job": job_id}, format="json")
+    assert early.status_code == 400 and early.json()["error"]["field"] == "labeling_job"
+    # A scientist labels every captured row in the portal's queue: "yes" for all of them.
+    for _ in range(12):
+        task = api(member).post(f"/api/v1/labeling-jobs/{job_id}/next-task/").json()
+        with on_commit(execute=True):
+            done = api(member).post(
+                f"/api/v1/assignments/{task['assignment']}/submit/", {"label": "yes"}, format="json"
+            )
+        assert done.status_code == 200, done.content
+    status = api(member).get(f"/api/v1/labeling-jobs/{job_id}/").json()["status"]
+    assert status == "Completed"
+    imported = api(member).post(url, {"labeling_job": job_id}, format="json")
+    assert imported.status_code == 201, imported.content
+    assert imported.json()["rows"] == 12
+    checked = run(api, member, on_commit, schedule)
+    assert checked["report"]["labeled_rows"] == 12
+    expected = (frame["label"] == "yes").mean()
+    assert checked["report"]["metrics"]["accuracy"] == pytest.approx(expected)
