@@ -329,6 +329,7 @@ class ExecutionOut(serializers.ModelSerializer):
             "report",
             "scores",
             "failure_reason",
+            "labeling_job",
             "created_at",
             "started_at",
             "ended_at",

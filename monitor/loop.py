@@ -91,7 +91,19 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def label_captured_rows(*, execution: MonitoringExecution, user: Any) -> LabelingJob:
-    """A labeling job over the window's captured rows (the most recent ``MAX_LABEL_ROWS``)."""
+    """A labeling job over the window's captured rows (the most recent ``MAX_LABEL_ROWS``);
+    the one already made for this execution if there is one (a second click makes none)."""
+    endpoint = execution.schedule.endpoint
+    name = f"Label {endpoint.name} traffic (execution {execution.pk})"
+    existing = (
+        LabelingJob.objects.filter(pk=execution.labeling_job_id).first()
+        if execution.labeling_job_id is not None
+        # A job made for this execution before it was linked: the same name, in its project.
+        else LabelingJob.objects.filter(project_id=execution.project_id, name=name).first()
+    )
+    if existing is not None:
+        MonitoringExecution.objects.filter(pk=execution.pk).update(labeling_job=existing)
+        return existing
     rows, package = _traffic(execution)
     if package.problem_type not in CLASSIFICATION:
         raise invalid(
@@ -109,15 +121,14 @@ def label_captured_rows(*, execution: MonitoringExecution, user: Any) -> Labelin
         }
     )
     frame = pd.concat([frame, inputs], axis=1)
-    endpoint = execution.schedule.endpoint
     dataset = _dataset(
         frame, execution=execution, user=user, name=f"{endpoint.name}-captured-{execution.pk}"
     )
     classes = [str(c) for c in package.classes]
-    return labeling_job_create(
+    job = labeling_job_create(
         project=execution.schedule.project,
         user=user,
-        name=f"Label {endpoint.name} traffic (execution {execution.pk})",
+        name=name,
         dataset=dataset,
         task_type=TaskType.TEXT_CLASSIFICATION,
         labels=classes,
@@ -129,6 +140,8 @@ def label_captured_rows(*, execution: MonitoringExecution, user: Any) -> Labelin
         ),
         label_attribute="ground_truth",
     )
+    MonitoringExecution.objects.filter(pk=execution.pk).update(labeling_job=job)
+    return job
 
 
 def retrain_on_fresh_data(

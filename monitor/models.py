@@ -163,6 +163,14 @@ class MonitoringExecution(models.Model):
     # The scores a trend chart follows across executions: {"drift:age": 0.12, "accuracy": …}.
     scores = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True, default="")
+    # The labeling job over this window's captured rows, once someone asked for one.
+    labeling_job = models.ForeignKey(
+        "labeling.LabelingJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

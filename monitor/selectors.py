@@ -55,7 +55,7 @@ def access_schedule(user: Any, pk: Any, *, write: bool = False) -> MonitoringSch
 
 def access_execution(user: Any, pk: Any, *, write: bool = False) -> MonitoringExecution:
     qs = MonitoringExecution.objects.select_related(
-        "project", "schedule__endpoint", "schedule__baseline", "job"
+        "project", "schedule__endpoint", "schedule__baseline", "job", "labeling_job"
     )
     execution: MonitoringExecution = _access(qs, user, pk, "monitoring execution", write=write)
     return execution

@@ -607,6 +607,8 @@ def execution_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "label_api": reverse("api-monitoring-execution-label", args=[execution.pk]),
             "retrain_api": reverse("api-monitoring-execution-retrain", args=[execution.pk]),
             "labeling_url": _template("labeling-job-detail"),
+            "labeling_job": execution.labeling_job,
+            "truth_api": reverse("api-endpoint-ground-truth", args=[schedule.endpoint_id]),
             "training_url": _template("training-job-detail"),
             "can_write": can_write(request.user, execution.project_id),
             **_report_context(execution),

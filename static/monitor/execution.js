@@ -8,11 +8,11 @@
   var F = window.SextantForms;
   var RUNNING = ["Pending", "InProgress"];
 
-  function post(url) {
+  function post(url, body) {
     return fetch(url, {
       method: "POST", credentials: "same-origin",
       headers: { "X-CSRFToken": F.csrf(), Accept: "application/json", "Content-Type": "application/json" },
-      body: "{}",
+      body: JSON.stringify(body || {}),
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) { return { ok: r.ok, data: data }; });
     });
@@ -27,6 +27,28 @@
         .then(function (e) { if (RUNNING.indexOf(e.status) < 0) location.reload(); })
         .catch(function () { /* a missed beat: the next one tries again */ });
     }, every);
+  }
+
+  // A completed labeling job of this window: its labels become the endpoint's ground truth.
+  function truthButton(root) {
+    var button = root.querySelector("[data-truth]");
+    if (!button) return;
+    var box = root.querySelector("[data-loop-error]"), done = root.querySelector("[data-truth-done]");
+    button.addEventListener("click", function () {
+      box.hidden = true;
+      button.disabled = true;
+      post(root.dataset.truthApi, { labeling_job: Number(button.dataset.truth) }).then(function (res) {
+        if (res.ok) {
+          done.querySelector("[data-truth-text]").textContent =
+            res.data.rows + " labels stored as ground truth: the model-quality and bias-drift monitors use them from their next run.";
+          done.hidden = false;
+          return;
+        }
+        button.disabled = false;
+        box.querySelector("[data-loop-error-text]").textContent = (res.data.error || {}).message || "The studio refused.";
+        box.hidden = false;
+      });
+    });
   }
 
   // Label these rows / Retrain on fresh data: the API answers the new job, or says why not.
@@ -169,6 +191,7 @@
     if (!root) return;
     poll(root);
     loopButtons(root);
+    truthButton(root);
     if (typeof Plotly === "undefined") return;
     var charts = JSON.parse(document.getElementById("execution-charts").textContent);
     driftView(root, charts);

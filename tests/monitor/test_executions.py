@@ -324,6 +324,10 @@ def test_one_click_labels_the_captured_rows(
         response = api(member).post(f"/api/v1/monitoring-executions/{execution['id']}/label/")
     assert response.status_code == 201, response.content
     job = api(member).get(f"/api/v1/labeling-jobs/{response.json()['labeling_job']}/").json()
+    again = api(member).post(f"/api/v1/monitoring-executions/{execution['id']}/label/")
+    assert again.json()["labeling_job"] == job["id"]  # a second click makes no second job
+    linked = api(member).get(f"/api/v1/monitoring-executions/{execution['id']}/").json()
+    assert linked["labeling_job"] == job["id"]
     assert job["task_type"] == "text_classification"
     assert job["labels"] == ["no", "yes"]
     assert job["status"] in ("Initializing", "InProgress")
@@ -480,8 +484,16 @@ def test_a_ground_truth_file_too_large_is_refused(
 
 
 def test_the_labels_of_a_labeling_job_over_captured_rows_become_ground_truth(
-    api: Any, member: Any, project: Any, endpoint: Any, baseline: Any, capture: Any, on_commit: Any
+    api: Any,
+    client: Any,
+    member: Any,
+    project: Any,
+    endpoint: Any,
+    baseline: Any,
+    capture: Any,
+    on_commit: Any,
 ) -> None:
+    client.force_login(member)
     frame = customers(12, seed=51)
     capture(endpoint, frame)
     schedule = schedule_of(member, project, endpoint, baseline, "model_quality")
@@ -502,6 +514,8 @@ def test_the_labels_of_a_labeling_job_over_captured_rows_become_ground_truth(
         assert done.status_code == 200, done.content
     status = api(member).get(f"/api/v1/labeling-jobs/{job_id}/").json()["status"]
     assert status == "Completed"
+    page = client.get(f"/monitoring/executions/{execution['id']}/").content.decode()
+    assert 'data-testid="use-labels"' in page
     imported = api(member).post(url, {"labeling_job": job_id}, format="json")
     assert imported.status_code == 201, imported.content
     assert imported.json()["rows"] == 12
