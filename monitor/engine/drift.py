@@ -400,6 +400,41 @@ def _none(name: str, kind: str, n: int, m: int, note: str) -> ColumnDrift:
     )
 
 
+def _decided(
+    name: str,
+    kind: str,
+    method: str,
+    threshold: float | None,
+    outcomes: Mapping[str, tuple[float, float | None, float]],
+    *,
+    counts: tuple[int, int],
+    distances: Mapping[str, float | None],
+    histogram: dict[str, Any],
+) -> ColumnDrift:
+    """A column's drift from every method's (statistic, p-value, score): the chosen method
+    decides against its threshold; the other distances are reported beside it."""
+    used, named = _pick(method, kind, counts[1])
+    statistic, p_value, score = outcomes[used]
+    limit = threshold if (threshold is not None and named) else DEFAULT_THRESHOLDS[used]
+    return ColumnDrift(
+        name=name,
+        kind=kind,
+        method=used,
+        statistic=finite_or_none(statistic),
+        p_value=finite_or_none(p_value),
+        score=finite_or_none(score),
+        threshold=limit,
+        drifted=_decide(used, float(score), limit),
+        psi=finite_or_none(distances["psi"]),
+        wasserstein=finite_or_none(distances["wasserstein"]),
+        ks=finite_or_none(distances["ks"]),
+        jensen_shannon=finite_or_none(distances["jensen_shannon"]),
+        reference_count=counts[0],
+        current_count=counts[1],
+        histogram=histogram,
+    )
+
+
 def _numeric_drift(
     name: str, base: Mapping[str, Any], cur: Mapping[str, Any], method: str, threshold: float | None
 ) -> ColumnDrift:
@@ -422,28 +457,14 @@ def _numeric_drift(
     norm = std if std else (abs(mean) if mean else 1.0)
     w = wasserstein_from_sketches(rb, cb) / norm
     psi = psi_numeric(rc, cc)
-    used, named = _pick(method, "numeric", m)
-    statistic, p_value, score = {
-        "ks": (d, p, p),
-        "wasserstein": (w, None, w),
-        "psi": (psi, None, psi),
-    }[used]
-    limit = threshold if (threshold is not None and named) else DEFAULT_THRESHOLDS[used]
-    return ColumnDrift(
-        name=name,
-        kind="numeric",
-        method=used,
-        statistic=finite_or_none(statistic),
-        p_value=finite_or_none(p_value),
-        score=finite_or_none(score),
-        threshold=limit,
-        drifted=_decide(used, float(score), limit),
-        psi=finite_or_none(psi),
-        wasserstein=finite_or_none(w),
-        ks=finite_or_none(d),
-        jensen_shannon=None,
-        reference_count=n,
-        current_count=m,
+    return _decided(
+        name,
+        "numeric",
+        method,
+        threshold,
+        {"ks": (d, p, p), "wasserstein": (w, None, w), "psi": (psi, None, psi)},
+        counts=(n, m),
+        distances={"psi": psi, "wasserstein": w, "ks": d, "jensen_shannon": None},
         histogram=_numeric_histogram(edges, rc, cc, cb),
     )
 
@@ -464,28 +485,14 @@ def _categorical_drift(
     js = js if math.isfinite(js) else 0.0
     psi = _psi(r, c)
     chi, p = chisquare_from_counts(r, c)
-    used, named = _pick(method, "categorical", m)
-    statistic, p_value, score = {
-        "chisquare": (chi, p, p),
-        "jensenshannon": (js, None, js),
-        "psi": (psi, None, psi),
-    }[used]
-    limit = threshold if (threshold is not None and named) else DEFAULT_THRESHOLDS[used]
-    return ColumnDrift(
-        name=name,
-        kind="categorical",
-        method=used,
-        statistic=finite_or_none(statistic),
-        p_value=finite_or_none(p_value),
-        score=finite_or_none(score),
-        threshold=limit,
-        drifted=_decide(used, float(score), limit),
-        psi=finite_or_none(psi),
-        wasserstein=None,
-        ks=None,
-        jensen_shannon=finite_or_none(js),
-        reference_count=n,
-        current_count=m,
+    return _decided(
+        name,
+        "categorical",
+        method,
+        threshold,
+        {"chisquare": (chi, p, p), "jensenshannon": (js, None, js), "psi": (psi, None, psi)},
+        counts=(n, m),
+        distances={"psi": psi, "wasserstein": None, "ks": None, "jensen_shannon": js},
         histogram=_categorical_histogram(rb, cb, n, m),
     )
 
