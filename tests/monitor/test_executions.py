@@ -31,10 +31,10 @@ from training.models import TrainingJob
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def baseline(
-    member: Any, project: Any, train_data: Any, package: Any, on_commit: Any
+def model_baseline(
+    member: Any, project: Any, train_data: Any, package: Any, on_commit: Any, **more: Any
 ) -> MonitoringBaseline:
+    """A Completed baseline of the training data with the model and its label."""
     with on_commit(execute=True):
         created = services.monitoring_baseline_create(
             project=project,
@@ -42,10 +42,18 @@ def baseline(
             dataset=train_data.pk,
             model_package=package.pk,
             label="label",
+            **more,
         )
     created.refresh_from_db()
     assert created.status == "Completed", created.failure_reason
     return created
+
+
+@pytest.fixture
+def baseline(
+    member: Any, project: Any, train_data: Any, package: Any, on_commit: Any
+) -> MonitoringBaseline:
+    return model_baseline(member, project, train_data, package, on_commit)
 
 
 def run(api: Any, user: Any, on_commit: Any, schedule: Any) -> dict[str, Any]:
@@ -397,19 +405,15 @@ def test_executions_are_listed_per_schedule_newest_first(
 def bias_baseline(
     member: Any, project: Any, train_data: Any, package: Any, on_commit: Any
 ) -> MonitoringBaseline:
-    with on_commit(execute=True):
-        created = services.monitoring_baseline_create(
-            project=project,
-            user=member,
-            dataset=train_data.pk,
-            model_package=package.pk,
-            label="label",
-            facets=[{"name": "city", "values_or_threshold": ["Nice"]}],
-            positive_label_values=["yes"],
-        )
-    created.refresh_from_db()
-    assert created.status == "Completed", created.failure_reason
-    return created
+    return model_baseline(
+        member,
+        project,
+        train_data,
+        package,
+        on_commit,
+        facets=[{"name": "city", "values_or_threshold": ["Nice"]}],
+        positive_label_values=["yes"],
+    )
 
 
 def test_bias_drift_compares_the_traffic_s_bias_with_the_baseline_s(
