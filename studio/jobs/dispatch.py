@@ -28,13 +28,18 @@ def gpu_workers_online() -> int:
     return sum(1 for w in workers_online(Queue.GPU) if w.gpus > 0)
 
 
-def dispatch(job_id: int, queue: str) -> None:
+def send_task(name: str, args: list[object], queue: str) -> None:
+    """Send the task named ``name``, or run it here and now where jobs run inline (tests and
+    notebooks need no broker or worker). Nothing reads a task's return value."""
     if settings.SEXTANT_RUN_JOBS_INLINE:
-        # Same task, run here and now: tests and notebooks need no broker or worker.
-        celery_app.tasks[RUN_JOB_TASK].apply(args=[job_id])
+        celery_app.tasks[name].apply(args=args)
     else:
-        # Nothing reads a run's return value: the job row is the result.
-        celery_app.send_task(RUN_JOB_TASK, args=[job_id], queue=queue, ignore_result=True)
+        celery_app.send_task(name, args=args, queue=queue, ignore_result=True)
+
+
+def dispatch(job_id: int, queue: str) -> None:
+    # The job row is the result of a run.
+    send_task(RUN_JOB_TASK, [job_id], queue)
 
 
 def dispatch_on_commit(job: Job) -> None:
@@ -43,13 +48,6 @@ def dispatch_on_commit(job: Job) -> None:
 
 
 def send_task_on_commit(name: str, *args: object, queue: str = Queue.DEFAULT) -> None:
-    """Send the task named ``name`` once the transaction commits (inline where jobs run
-    inline): how services start small follow-up work (alerts) without importing tasks."""
-
-    def send() -> None:
-        if settings.SEXTANT_RUN_JOBS_INLINE:
-            celery_app.tasks[name].apply(args=list(args))
-        else:
-            celery_app.send_task(name, args=list(args), queue=queue, ignore_result=True)
-
-    transaction.on_commit(send)
+    """Send the task named ``name`` once the transaction commits: how services start small
+    follow-up work (alerts) without importing tasks."""
+    transaction.on_commit(lambda: send_task(name, list(args), queue))
