@@ -95,6 +95,17 @@ class MonitoringBaseline(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def serves(self) -> dict[str, bool]:
+        """Which monitor types can compare with this baseline: each needs its part."""
+        return {
+            MonitorType.DATA_QUALITY: bool((self.statistics or {}).get("columns")),
+            MonitorType.MODEL_QUALITY: bool((self.quality or {}).get("metrics")),
+            MonitorType.BIAS_DRIFT: bool((self.bias or {}).get("report")),
+            MonitorType.FEATURE_ATTRIBUTION_DRIFT: bool(
+                (self.attributions or {}).get("global_importance")
+            ),
+        }
+
 
 class MonitoringSchedule(models.Model):
     """One monitor of one endpoint, run on a cron schedule by beat (or now, on request)."""

@@ -16,7 +16,6 @@ from monitor.models import (
     MonitoringBaseline,
     MonitoringExecution,
     MonitoringSchedule,
-    MonitorType,
 )
 from registry.models import ModelPackage, PackageStatus
 from studio.choices import DatasetStatus
@@ -158,18 +157,6 @@ def completed_baselines(project: Project) -> list[MonitoringBaseline]:
         project=project, status=BaselineStatus.COMPLETED
     )
     return list(qs.order_by("-created_at", "-id")[:500])
-
-
-def baseline_serves(baseline: MonitoringBaseline) -> dict[str, bool]:
-    """Which monitor types the baseline can be compared with (the services' own rules)."""
-    return {
-        MonitorType.DATA_QUALITY: bool((baseline.statistics or {}).get("columns")),
-        MonitorType.MODEL_QUALITY: bool((baseline.quality or {}).get("metrics")),
-        MonitorType.BIAS_DRIFT: bool((baseline.bias or {}).get("report")),
-        MonitorType.FEATURE_ATTRIBUTION_DRIFT: bool(
-            (baseline.attributions or {}).get("global_importance")
-        ),
-    }
 
 
 def latest_executions(schedule_ids: list[int]) -> dict[int, MonitoringExecution]:

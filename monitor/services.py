@@ -36,7 +36,7 @@ from registry.models import ModelPackage, PackageStatus
 from studio.choices import DatasetStatus
 from studio.errors import ConflictError, ServiceError
 from studio.jobs.dispatch import send_task_on_commit
-from studio.models import Dataset, Job, Project
+from studio.models import Dataset, Project
 from studio.services import NAME_RE, job_stop, job_submit
 
 BASELINE_KIND: Final = "monitor.baseline"
@@ -138,9 +138,7 @@ def check_facets(value: Any, columns: list[str], field: str = "facets") -> list[
 
 
 def _scalar(value: Any) -> bool:
-    return (isinstance(value, str | int | float) and not isinstance(value, bool)) or isinstance(
-        value, bool
-    )
+    return isinstance(value, str | int | float)  # bool is an int
 
 
 def check_positive(value: Any, field: str = "positive_label_values") -> list[Any] | float:
@@ -425,7 +423,7 @@ def _emails(value: Any) -> list[str]:
     return out
 
 
-def _config(monitor_type: str, value: Any, baseline: MonitoringBaseline) -> dict[str, Any]:
+def _config(monitor_type: str, value: Any) -> dict[str, Any]:
     """Per monitor type: thresholds (and nothing unknown)."""
     config = value if isinstance(value, dict) else {}
     if value not in (None, {}) and not isinstance(value, dict):
@@ -455,27 +453,19 @@ def _config(monitor_type: str, value: Any, baseline: MonitoringBaseline) -> dict
     return out
 
 
-def _check_baseline_for(monitor_type: str, baseline: MonitoringBaseline) -> None:
-    if monitor_type == MonitorType.MODEL_QUALITY and not (baseline.quality or {}).get("metrics"):
-        raise invalid(
-            "A model-quality monitor compares with the model's quality on the baseline: make "
-            "the baseline with a model_package and a label.",
-            "baseline",
-        )
-    if monitor_type == MonitorType.BIAS_DRIFT and not (baseline.bias or {}).get("report"):
-        raise invalid(
-            "A bias-drift monitor compares with the model's bias on the baseline: make the "
-            "baseline with a model_package, a label, facets and positive_label_values.",
-            "baseline",
-        )
-    if monitor_type == MonitorType.FEATURE_ATTRIBUTION_DRIFT and not (
-        baseline.attributions or {}
-    ).get("global_importance"):
-        raise invalid(
-            "A feature-attribution monitor compares with the model's SHAP importance on the "
-            "baseline: make the baseline with a model_package and a label.",
-            "baseline",
-        )
+#: Why a baseline cannot serve a monitor type: the part of it that monitor compares with.
+MISSING_PART: Final = {
+    MonitorType.DATA_QUALITY: "A data-quality monitor compares with the baseline's statistics, "
+    "which this baseline lacks.",
+    MonitorType.MODEL_QUALITY: "A model-quality monitor compares with the model's quality on "
+    "the baseline: make the baseline with a model_package and a label.",
+    MonitorType.BIAS_DRIFT: "A bias-drift monitor compares with the model's bias on the "
+    "baseline: make the baseline with a model_package, a label, facets and "
+    "positive_label_values.",
+    MonitorType.FEATURE_ATTRIBUTION_DRIFT: "A feature-attribution monitor compares with the "
+    "model's SHAP importance on the baseline: make the baseline with a model_package and a "
+    "label.",
+}
 
 
 @transaction.atomic
@@ -508,7 +498,8 @@ def monitoring_schedule_create(
         raise invalid(f"Baseline {base.name} is {base.status}, not Completed.", "baseline")
     if monitor_type not in MonitorType.values:
         raise invalid(f"monitor_type is one of {', '.join(MonitorType.values)}.", "monitor_type")
-    _check_baseline_for(monitor_type, base)
+    if not base.serves()[monitor_type]:
+        raise invalid(MISSING_PART[MonitorType(monitor_type)], "baseline")
     given, cron = parse_schedule(schedule)
     if window_hours is None:
         hours = default_window_hours(cron)
@@ -530,7 +521,7 @@ def monitoring_schedule_create(
         schedule=given,
         cron=cron,
         window_hours=hours,
-        config=_config(monitor_type, config, base),
+        config=_config(monitor_type, config),
         alert_emails=_emails(alert_emails),
         webhook_url=check_webhook(webhook_url),
         next_run_at=next_fire(cron, timezone.now()),
@@ -565,7 +556,7 @@ def monitoring_schedule_update(
             raise invalid("window_hours is a number of hours from 0 to 744.", "window_hours")
         schedule.window_hours = float(window_hours)
     if config is not None:
-        schedule.config = _config(schedule.monitor_type, config, schedule.baseline)
+        schedule.config = _config(schedule.monitor_type, config)
     if alert_emails is not None:
         schedule.alert_emails = _emails(alert_emails)
     if webhook_url is not None:
@@ -724,7 +715,3 @@ def alert_mark_read(*, alerts: Any) -> int:
 
 def alert_deliveries(*, alert_id: int, deliveries: dict[str, str]) -> None:
     MonitoringAlert.objects.filter(pk=alert_id).update(deliveries=deliveries)
-
-
-def job_of(obj: Any) -> Job | None:
-    return getattr(obj, "job", None)

@@ -374,7 +374,7 @@ def baseline_detail(request: HttpRequest, pk: int) -> HttpResponse:
     quality = baseline.quality or {}
     bias_report = (baseline.bias or {}).get("report") or {}
     importance = (baseline.attributions or {}).get("global_importance") or []
-    serves = selectors.baseline_serves(baseline)
+    serves = baseline.serves()
     return render(
         request,
         "monitor/baseline_detail.html",
@@ -425,7 +425,7 @@ def schedule_new(request: HttpRequest) -> HttpResponse:
             {
                 "id": b.pk,
                 "label": f"{b.name} · {b.model_package}" if b.model_package else b.name,
-                "serves": {str(k): v for k, v in selectors.baseline_serves(b).items()},
+                "serves": {str(k): v for k, v in b.serves().items()},
             }
             for b in baselines
         ],
