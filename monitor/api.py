@@ -4,6 +4,7 @@ an endpoint's captured predictions, and Clarify jobs."""
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import pyarrow as pa
@@ -637,8 +638,6 @@ class ClarifyViewSet(viewsets.GenericViewSet):
 
 
 def clarify_report_download(clarify: ClarifyJob, wanted: str) -> HttpResponse:
-    import json
-
     stem = f"clarify-{clarify.pk}"
     if wanted == "html":
         response = HttpResponse(

@@ -22,7 +22,7 @@ from monitor.services import (
     ready_dataset,
 )
 from studio.errors import ConflictError
-from studio.models import Job, Project
+from studio.models import Project
 from studio.services import job_stop, job_submit
 
 CLARIFY_KIND: Final = "monitor.clarify"
@@ -91,21 +91,19 @@ def clarify_job_create(
         raise invalid(f"The dataset has no column {label_name!r}.", "label")
     positive = check_positive(positive_label_values)
     bias_methods = {"pre_training_bias", "post_training_bias"} & set(chosen)
-    checked_facets = check_facets(facets, columns) if bias_methods else []
-    if not bias_methods and facets is not None:
-        checked_facets = check_facets(facets, columns)
+    # The bias methods need facets; explanations alone may still name them (checked alike).
+    checked_facets = check_facets(facets, columns) if bias_methods or facets is not None else []
     if any(f["name"] == label_name for f in checked_facets):
         raise invalid("A facet is a sensitive attribute, not the label.", "facets")
     group = group_variable.strip() if isinstance(group_variable, str) else ""
     if group_variable not in (None, "") and group not in columns:
         raise invalid(f"The dataset has no column {group_variable!r}.", "group_variable")
     package = None
-    if MODEL_METHODS & set(chosen):
-        if model_package is None:
-            raise invalid(
-                "post_training_bias and shap measure a model: name its model_package.",
-                "model_package",
-            )
+    if MODEL_METHODS & set(chosen) and model_package is None:
+        raise invalid(
+            "post_training_bias and shap measure a model: name its model_package.",
+            "model_package",
+        )
     if model_package is not None:
         package = completed_package(project, model_package)
         missing = [c["name"] for c in package.input_schema if c["name"] not in columns]
@@ -124,19 +122,19 @@ def clarify_job_create(
                 "model predicts none.",
                 "model_package",
             )
-    default_name = f"{data.name} bias" if bias_methods else f"{data.name} explanations"
+    title = checked_name(name, f"{data.name} bias" if bias_methods else f"{data.name} explanations")
+    # The runner finds its Clarify job by the job's id.
     job = job_submit(
         project=project,
         kind=CLARIFY_KIND,
         owner=user,
-        name=f"Clarify {checked_name(name, default_name)}",
-        parameters={},
+        name=f"Clarify {title}",
         inputs={"dataset": data.pk, **({"model_package": package.pk} if package else {})},
     )
     clarify = ClarifyJob.objects.create(
         project=project,
         job=job,
-        name=checked_name(name, default_name),
+        name=title,
         dataset=data,
         dataset_label=f"{data.name} v{data.version}",
         label=label_name,
@@ -148,16 +146,11 @@ def clarify_job_create(
         options=_options(shap) if "shap" in chosen else {},
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
-    Job.objects.filter(pk=job.pk).update(parameters={"clarify_job": clarify.pk})
     return clarify
 
 
 def clarify_job_store(*, clarify_id: int, report: dict[str, Any]) -> None:
     ClarifyJob.objects.filter(pk=clarify_id, report={}).update(report=report)
-
-
-def clarify_job_finished(*, job: Job) -> None:
-    """Nothing to undo: a failed or stopped job simply leaves no report."""
 
 
 def clarify_job_stop(*, clarify: ClarifyJob, user: Any) -> None:

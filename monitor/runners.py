@@ -21,6 +21,7 @@ from monitor import clarify as clarify_services
 from monitor import services
 from monitor.engine.attribution import DEFAULT_THRESHOLD, importances, ndcg
 from monitor.engine.bias import Facet, bias_report
+from monitor.engine.bias import bias_drift as bias_drift_check
 from monitor.engine.captures import CapturedRows
 from monitor.engine.checks import check_constraints, suggest_constraints
 from monitor.engine.drift import compare
@@ -39,7 +40,7 @@ from monitor.models import (
     MonitoringExecution,
     MonitorType,
 )
-from monitor.traffic import captured, variant_models
+from monitor.traffic import captured, typed_inputs, variant_models
 from registry.models import ModelPackage
 from studio import storage
 from studio.choices import Queue
@@ -50,15 +51,12 @@ from studio.models import Job
 CLASSIFICATION = ("binary_classification", "multiclass_classification")
 
 
-def model_work(
-    ctx: JobContext, spec: dict[str, Any], *, progress: tuple[float, float]
-) -> dict[str, Any]:
+def model_work(ctx: JobContext, spec: dict[str, Any], *, done_at: float) -> dict[str, Any]:
     """Run a :mod:`monitor.engine.modelwork` task in a limited child process."""
     workdir = ctx.workdir
     spec = {**spec, "output": str(workdir / f"{spec['task']}-result.json")}
     spec_path = workdir / f"{spec['task']}-spec.json"
     spec_path.write_text(json.dumps(spec))
-    low, high = progress
     errors: list[str] = []
 
     def message(line: dict[str, Any]) -> None:
@@ -78,7 +76,7 @@ def model_work(
             raise JobFailed(errors[-1])
         lines = stderr_tail.strip().splitlines()
         raise JobFailed(f"The model work failed: {lines[-1] if lines else f'exit status {status}'}")
-    ctx.progress(high if high > low else low)
+    ctx.progress(done_at)
     result: dict[str, Any] = json.loads(output.read_text())
     return result
 
@@ -141,7 +139,7 @@ def run_baseline(ctx: JobContext) -> dict[str, Any]:
                     "label": baseline.label or None,
                     "bias": request,
                 },
-                progress=(0.5, 0.95),
+                done_at=0.95,
             )
             if "quality" in work:
                 results["quality"] = {"metrics": work["quality"], "source": "dataset"}
@@ -397,43 +395,10 @@ def bias_drift(
         predicted_label=frame[predicted_column],
         stages=("post_training_bias",),
     )
-    before = _metric_values(reference.get("post_training_bias") or [])
-    now = _metric_values(current.get("post_training_bias") or [])
-    violations = []
-    scores: dict[str, float] = {}
-    for key, value in now.items():
-        scores[f"{key[0]}={key[1]}:{key[2]}"] = value
-        if key not in before:
-            continue
-        if abs(value - before[key]) > threshold:
-            facet, group, metric = key
-            violations.append(
-                {
-                    "feature": facet,
-                    "check": "bias_drift_check",
-                    "description": (
-                        f"{metric} for {facet} = {group} moved from {before[key]:.3f} on the "
-                        f"baseline to {value:.3f} (more than {threshold:g})."
-                    ),
-                    "value": value,
-                    "threshold": threshold,
-                }
-            )
+    violations, scores = bias_drift_check(reference, current, threshold=threshold)
     report["bias"] = current
     report["baseline_bias"] = reference
     return violations, report, scores
-
-
-def _metric_values(entries: list[dict[str, Any]]) -> dict[tuple[str, str, str], float]:
-    out = {}
-    for entry in entries:
-        for metric in entry.get("metrics", []):
-            value = metric.get("value")
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                out[
-                    (str(entry["facet"]), str(entry["value_or_threshold"]), str(metric["name"]))
-                ] = float(value)
-    return out
 
 
 def attribution_drift(
@@ -444,28 +409,14 @@ def attribution_drift(
         raise JobFailed("The baseline has no model to explain the traffic with.")
     sample = int(schedule.config.get("rows", 500))
     threshold = float(schedule.config.get("threshold", DEFAULT_THRESHOLD))
-    frame = pd.DataFrame(index=rows.inputs.index)
-    for column in package.input_schema:
-        values = rows.inputs.get(column["name"])
-        if values is None:
-            values = pd.Series(None, index=rows.inputs.index, dtype=object)
-        if column.get("kind") in ("numeric", "datetime"):
-            # What does not parse was counted by the data-quality monitor; here it is a gap.
-            values = pd.to_numeric(values, errors="coerce")
-        else:
-            values = (
-                values.astype(object)
-                .where(values.notna(), None)
-                .map(lambda v: v if v is None else str(v))
-            )
-        frame[column["name"]] = values
+    frame = typed_inputs(rows.inputs, package.input_schema)
     data = ctx.workdir / "traffic.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), data)
     with storage.open_local(package.artifact_key) as model:
         work = model_work(
             ctx,
             {"task": "explain", "data": str(data), "model": str(model), "rows": sample},
-            progress=(0.4, 0.9),
+            done_at=0.9,
         )
     current = work["attributions"]
     reference = baseline.attributions or {}
@@ -474,20 +425,6 @@ def attribution_drift(
         importances(current.get("global_importance") or []),
         threshold=threshold,
     )
-    violations = []
-    if result.drifted:
-        violations.append(
-            {
-                "feature": None,
-                "check": "feature_attribution_drift_check",
-                "description": (
-                    f"The features' ranking by SHAP importance moved: NDCG {result.ndcg:.3f} "
-                    f"against the baseline, below {threshold:g}."
-                ),
-                "value": result.ndcg,
-                "threshold": threshold,
-            }
-        )
     report = {
         "attribution": result.to_dict(),
         "current_importance": current.get("global_importance") or [],
@@ -496,19 +433,14 @@ def attribution_drift(
     scores = {"ndcg": result.ndcg}
     for row in current.get("global_importance") or []:
         scores[f"shap:{row['feature']}"] = float(row["mean_abs_shap"])
-    return violations, report, scores
+    return result.violations(), report, scores
 
 
 # --------------------------------------------------------------------------- clarify
 
 
-def _clarify_finished(job: Job) -> None:
-    clarify_services.clarify_job_finished(job=job)
-
-
-@register_runner(
-    clarify_services.CLARIFY_KIND, queue=Queue.CPU, title="Clarify", on_finish=_clarify_finished
-)
+# A failed or stopped Clarify job leaves no report and nothing to undo: no on_finish.
+@register_runner(clarify_services.CLARIFY_KIND, queue=Queue.CPU, title="Clarify")
 def run_clarify(ctx: JobContext) -> dict[str, Any]:
     clarify = (
         ClarifyJob.objects.select_related("dataset", "model_package")
@@ -554,7 +486,7 @@ def run_clarify(ctx: JobContext) -> dict[str, Any]:
                     "methods": methods,
                     "shap": clarify.options,
                 },
-                progress=(0.05, 0.95),
+                done_at=0.95,
             )
     report = {
         "label": clarify.label,
