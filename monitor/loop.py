@@ -28,7 +28,7 @@ from monitor.engine.quality import join_ground_truth
 from monitor.ground_truth import ground_truth_frame
 from monitor.models import MonitoringExecution
 from monitor.services import invalid
-from monitor.traffic import captured, variant_models
+from monitor.traffic import captured, typed_inputs, variant_models
 from registry.models import ModelPackage
 from studio import storage
 from studio.models import Dataset
@@ -74,22 +74,6 @@ def _dataset(
         )
 
 
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Captured columns as Parquet takes them: numbers stay numbers, anything else text."""
-    out = {}
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype == object:
-            numbers = pd.to_numeric(column, errors="coerce")
-            if numbers.notna().sum() == column.notna().sum():
-                out[name] = numbers
-            else:
-                out[name] = column.map(lambda v: None if v is None or v != v else str(v))
-        else:
-            out[name] = column
-    return pd.DataFrame(out)
-
-
 def label_captured_rows(*, execution: MonitoringExecution, user: Any) -> LabelingJob:
     """A labeling job over the window's captured rows (the most recent ``MAX_LABEL_ROWS``);
     the one already made for this execution if there is one (a second click makes none)."""
@@ -111,7 +95,8 @@ def label_captured_rows(*, execution: MonitoringExecution, user: Any) -> Labelin
             "truth by upload (POST /api/v1/endpoints/<id>/ground-truth/).",
             None,
         )
-    inputs = _plain(rows.inputs).tail(MAX_LABEL_ROWS).reset_index(drop=True)
+    inputs = typed_inputs(rows.inputs, package.input_schema)
+    inputs = inputs.tail(MAX_LABEL_ROWS).reset_index(drop=True)
     meta = rows.meta.tail(MAX_LABEL_ROWS).reset_index(drop=True)
     frame = pd.DataFrame(
         {
@@ -169,11 +154,9 @@ def retrain_on_fresh_data(
             None,
         )
     features = [c["name"] for c in package.input_schema]
-    fresh = labeled[["event_id", "row", "label"]].merge(inputs, on=["event_id", "row"], how="left")
-    fresh = _plain(
-        fresh[[c for c in features if c in fresh.columns]].assign(
-            **{target: fresh["label"].to_numpy()}
-        )
+    joined = labeled[["event_id", "row", "label"]].merge(inputs, on=["event_id", "row"], how="left")
+    fresh = typed_inputs(joined, package.input_schema).assign(
+        **{target: joined["label"].to_numpy()}
     )
     parts = [fresh]
     baseline = execution.schedule.baseline.dataset
@@ -185,14 +168,14 @@ def retrain_on_fresh_data(
                 old = pq.read_table(path, columns=wanted).slice(0, MAX_BASELINE_ROWS).to_pandas()
                 parts.insert(0, old)
     frame = pd.concat(parts, ignore_index=True)
-    if target in frame.columns and frame[target].dtype == object:
-        numbers = pd.to_numeric(frame[target], errors="coerce")
-        if package.problem_type == "regression" or numbers.notna().all():
-            frame[target] = (
-                numbers if package.problem_type == "regression" else frame[target].astype(str)
-            )
-        else:
-            frame[target] = frame[target].astype(str)
+    if frame[target].dtype == object:
+        # Uploaded labels and the baseline's may differ in type: one type for the column.
+        regression = package.problem_type == "regression"
+        frame[target] = (
+            pd.to_numeric(frame[target], errors="coerce")
+            if regression
+            else frame[target].astype(str)
+        )
     endpoint = execution.schedule.endpoint
     dataset = _dataset(
         frame, execution=execution, user=user, name=f"{endpoint.name}-retrain-{execution.pk}"

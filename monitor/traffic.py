@@ -83,3 +83,21 @@ def captured(
         first,
         files,
     )
+
+
+def typed_inputs(inputs: pd.DataFrame, schema: list[dict[str, str]]) -> pd.DataFrame:
+    """The model's input columns of captured rows, typed as the model reads them: numbers
+    (what does not parse, which the data-quality monitor counts, is a gap here) and text.
+    A column no request carried is all gaps."""
+    frame = pd.DataFrame(index=inputs.index)
+    for column in schema:
+        values = inputs.get(column["name"])
+        if values is None:
+            values = pd.Series(None, index=inputs.index, dtype=object)
+        if column.get("kind") in ("numeric", "datetime"):
+            frame[column["name"]] = pd.to_numeric(values, errors="coerce")
+        else:
+            frame[column["name"]] = values.astype(object).map(
+                lambda v: None if v is None or v != v else str(v)
+            )
+    return frame

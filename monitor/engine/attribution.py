@@ -31,6 +31,23 @@ class AttributionDrift:
     def drifted(self) -> bool:
         return self.ndcg < self.threshold
 
+    def violations(self) -> list[dict[str, Any]]:
+        """A ``feature_attribution_drift_check`` violation when the ranking moved."""
+        if not self.drifted:
+            return []
+        return [
+            {
+                "feature": None,
+                "check": "feature_attribution_drift_check",
+                "description": (
+                    f"The features' ranking by SHAP importance moved: NDCG {self.ndcg:.3f} "
+                    f"against the baseline, below {self.threshold:g}."
+                ),
+                "value": self.ndcg,
+                "threshold": self.threshold,
+            }
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ndcg": self.ndcg,

@@ -72,7 +72,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -713,3 +713,44 @@ def bias_report(
         "num_rows": len(df),
         **entries,
     }
+
+
+def metric_values(entries: list[dict[str, Any]]) -> dict[tuple[str, str, str], float]:
+    """A report stage's finite values by (facet, group, metric)."""
+    out = {}
+    for entry in entries:
+        for metric in entry.get("metrics", []):
+            value = metric.get("value")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                key = (str(entry["facet"]), str(entry["value_or_threshold"]), str(metric["name"]))
+                out[key] = float(value)
+    return out
+
+
+def bias_drift(
+    reference: Mapping[str, Any], current: Mapping[str, Any], *, threshold: float
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Post-training bias that moved: a ``bias_drift_check`` violation for each metric of a
+    facet group whose value is more than ``threshold`` away from the reference's, and every
+    current value as a score (``"facet=group:metric"``)."""
+    before = metric_values(list(reference.get("post_training_bias") or []))
+    now = metric_values(list(current.get("post_training_bias") or []))
+    violations = []
+    for (facet, group, metric), value in now.items():
+        old = before.get((facet, group, metric))
+        if old is None or abs(value - old) <= threshold:
+            continue
+        violations.append(
+            {
+                "feature": facet,
+                "check": "bias_drift_check",
+                "description": (
+                    f"{metric} for {facet} = {group} moved from {old:.3f} on the baseline to "
+                    f"{value:.3f} (more than {threshold:g})."
+                ),
+                "value": value,
+                "threshold": threshold,
+            }
+        )
+    scores = {f"{facet}={group}:{metric}": v for (facet, group, metric), v in now.items()}
+    return violations, scores
