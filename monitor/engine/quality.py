@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from training.engine import metrics as training_metrics
+
 HIGHER_IS_BETTER = ("accuracy", "precision", "recall", "f1", "auc")
 LOWER_IS_BETTER = ("rmse", "mae")
 _NAMES = {
@@ -227,10 +229,8 @@ def regression_metrics(y_true: Sequence[Any], y_pred: Sequence[Any]) -> dict[str
     }
     if not len(truth):
         return out
-    out["rmse"] = _finite(math.sqrt(skm.mean_squared_error(truth, predicted)))
-    out["mae"] = _finite(skm.mean_absolute_error(truth, predicted))
-    if len(truth) >= 2:
-        out["r2"] = _finite(skm.r2_score(truth, predicted))
+    # The same RMSE, MAE and R² a training job reports, so the two compare.
+    out.update(training_metrics.regression(truth, predicted))
     if not (truth == 0).any():
         out["mape"] = _finite(skm.mean_absolute_percentage_error(truth, predicted))
     return out
