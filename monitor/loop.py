@@ -77,17 +77,10 @@ def _dataset(
 def label_captured_rows(*, execution: MonitoringExecution, user: Any) -> LabelingJob:
     """A labeling job over the window's captured rows (the most recent ``MAX_LABEL_ROWS``);
     the one already made for this execution if there is one (a second click makes none)."""
-    endpoint = execution.schedule.endpoint
-    name = f"Label {endpoint.name} traffic (execution {execution.pk})"
-    existing = (
-        LabelingJob.objects.filter(pk=execution.labeling_job_id).first()
-        if execution.labeling_job_id is not None
-        # A job made for this execution before it was linked: the same name, in its project.
-        else LabelingJob.objects.filter(project_id=execution.project_id, name=name).first()
-    )
-    if existing is not None:
-        MonitoringExecution.objects.filter(pk=execution.pk).update(labeling_job=existing)
-        return existing
+    if execution.labeling_job_id is not None:
+        existing = LabelingJob.objects.filter(pk=execution.labeling_job_id).first()
+        if existing is not None:
+            return existing
     rows, package = _traffic(execution)
     if package.problem_type not in CLASSIFICATION:
         raise invalid(
@@ -106,6 +99,7 @@ def label_captured_rows(*, execution: MonitoringExecution, user: Any) -> Labelin
         }
     )
     frame = pd.concat([frame, inputs], axis=1)
+    endpoint = execution.schedule.endpoint
     dataset = _dataset(
         frame, execution=execution, user=user, name=f"{endpoint.name}-captured-{execution.pk}"
     )
@@ -113,7 +107,7 @@ def label_captured_rows(*, execution: MonitoringExecution, user: Any) -> Labelin
     job = labeling_job_create(
         project=execution.schedule.project,
         user=user,
-        name=name,
+        name=f"Label {endpoint.name} traffic (execution {execution.pk})",
         dataset=dataset,
         task_type=TaskType.TEXT_CLASSIFICATION,
         labels=classes,
