@@ -16,6 +16,7 @@ from wrangler.engine.analyses import (
     ANALYSES,
     ANALYSIS_PARAMS,
     auc_score,
+    bin_tree,
     leakage_scores,
     prepare_model_data,
     resolve_problem,
@@ -576,6 +577,60 @@ def test_leakage_samples_max_rows_with_the_seed() -> None:
     scores = leakage_scores(df, "target", max_rows=500, seed=3)
     assert scores.rows == 500
     assert scores == leakage_scores(df, "target", max_rows=500, seed=3)
+
+
+def _spread_bins(rng: np.random.Generator, n_bins: int, rows: int) -> np.ndarray:
+    """Bins of ``rows`` rows, some left empty (the rows only a test fold would hold)."""
+    used = np.sort(rng.choice(n_bins, max(2, n_bins // 2), replace=False))
+    return used[rng.integers(0, len(used), rows)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_the_bin_tree_predicts_what_scikit_learns_classifier_does(
+    seed: int, n_classes: int
+) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(seed)
+    n_bins = int(rng.integers(5, 257))
+    bins = _spread_bins(rng, n_bins, 3000)
+    p = rng.dirichlet(np.ones(n_classes), n_bins)  # each bin its own class mix
+    y = np.array([rng.choice(n_classes, p=p[b]) for b in bins])
+    counts = np.zeros((n_bins, n_classes))
+    np.add.at(counts, (bins, y), 1)
+    present = np.flatnonzero(counts.sum(axis=1))
+    ours = bin_tree(present, counts[present], n_bins, classification=True)
+    theirs = DecisionTreeClassifier(max_depth=4, random_state=0).fit(bins[:, None], y)
+    expected = np.zeros((n_bins, n_classes))
+    expected[:, theirs.classes_] = theirs.predict_proba(np.arange(n_bins)[:, None])
+    np.testing.assert_allclose(ours, expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_bin_tree_predicts_what_scikit_learns_regressor_does(seed: int) -> None:
+    from sklearn.tree import DecisionTreeRegressor
+
+    rng = np.random.default_rng(seed)
+    n_bins = int(rng.integers(5, 257))
+    bins = _spread_bins(rng, n_bins, 3000)
+    y = np.sin(bins / 9.0) * 4 + rng.normal(size=len(bins))
+    weights = np.bincount(bins, minlength=n_bins).astype(float)
+    sums = np.bincount(bins, weights=y, minlength=n_bins)
+    present = np.flatnonzero(weights)
+    stats = np.column_stack([weights[present], sums[present]])
+    ours = bin_tree(present, stats, n_bins, classification=False)
+    theirs = DecisionTreeRegressor(max_depth=4, random_state=0).fit(bins[:, None], y)
+    np.testing.assert_allclose(ours, theirs.predict(np.arange(n_bins)[:, None]), atol=1e-9)
+
+
+def test_the_bin_tree_stops_at_a_pure_node_and_at_a_single_bin() -> None:
+    counts = np.array([[5.0, 0.0], [7.0, 0.0], [0.0, 3.0]])
+    tree = bin_tree(np.array([0, 2, 7]), counts, 9, classification=True)
+    # 0..4 left of the split between bins 2 and 7 (threshold 4.5), 5..8 right of it.
+    np.testing.assert_array_equal(tree, [[1.0, 0.0]] * 5 + [[0.0, 1.0]] * 4)
+    one = bin_tree(np.array([3]), np.array([[2.0, 6.0]]), 5, classification=False)
+    np.testing.assert_array_equal(one, [3.0] * 5)
 
 
 def test_the_rank_auc_matches_scikit_learn_with_ties() -> None:

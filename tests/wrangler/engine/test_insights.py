@@ -4,6 +4,7 @@ on a clean frame, and recommendations that the flow editor accepts (no database)
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from wrangler.engine.insights import (
     insights_model,
     insights_profile,
     insights_report,
+    skewness,
 )
 from wrangler.engine.params import check_params
 from wrangler.engine.registry import get_transform
@@ -305,6 +307,28 @@ def test_a_column_with_no_spread_around_its_median_has_no_outlier_finding() -> N
     df = clean_frame()
     df["mostly_zero"] = [0.0] * 900 + list(range(1, 101))
     assert "outliers:mostly_zero" not in findings_of(run_profile(df), "outliers")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(0).lognormal(0, 1.5, 5000),
+        -np.random.default_rng(1).exponential(2.0, 5000),
+        np.random.default_rng(2).normal(1e9, 1.0, 5000),
+        np.full(100, 7.25),
+    ],
+    ids=["right", "left", "large mean", "constant"],
+)
+def test_skewness_is_scipys(values: np.ndarray) -> None:
+    from scipy.stats import skew
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = float(skew(values))
+    if np.isnan(expected):
+        assert np.isnan(skewness(values))
+    else:
+        assert skewness(values) == pytest.approx(expected, rel=1e-9)
 
 
 def test_skewed_columns_get_a_log_or_a_power_transform() -> None:
