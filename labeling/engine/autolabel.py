@@ -28,19 +28,17 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
-from scipy import sparse
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from labeling.engine.detect import boxes_match, detect, load_rgb, train_detector
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 #: Fewest validation items above a threshold for its accuracy to be believed …
 MIN_SUPPORT: Final = 20
@@ -272,6 +270,8 @@ def _threshold(
     (a monotone fit of right/wrong on confidence), and the threshold rises until the
     auto-labeled items' expected accuracy reaches the target as well.
     """
+    from sklearn.isotonic import IsotonicRegression
+
     order = np.argsort(-confidence, kind="stable")
     ranked, hits = confidence[order], np.cumsum(correct[order])
     counts = np.arange(1, len(ranked) + 1)
@@ -317,6 +317,9 @@ def _wilson_lower(accuracy: FloatArray, counts: IntArray) -> FloatArray:
 
 def _fit(x: Matrix, y: IntArray, n_classes: int, seed: int) -> Callable[[Matrix], FloatArray]:
     """A function giving class probabilities (all ``n_classes`` columns) for rows of x."""
+    from scipy import sparse
+    from sklearn.preprocessing import StandardScaler
+
     present = np.unique(y)
     if len(present) == 1:
         # One class seen: nothing to tell apart. Certain of it, which the validation
@@ -343,6 +346,8 @@ def _fit(x: Matrix, y: IntArray, n_classes: int, seed: int) -> Callable[[Matrix]
 
 
 def _model(c: float) -> LogisticRegression:
+    from sklearn.linear_model import LogisticRegression
+
     # A loose tolerance: the threshold reads probabilities to two digits at best, and the
     # last iterations to a tight optimum cost more than the whole rest of the round.
     return LogisticRegression(C=c, max_iter=300, tol=1e-3)
@@ -361,6 +366,8 @@ def _tune_c(x: Matrix, y: IntArray, n_classes: int, grid: tuple[float, ...], see
     whose probabilities are honest is the one wanted. Tuned on training rows only, so the
     validation items stay an unbiased judge of the threshold.
     """
+    from sklearn.model_selection import KFold
+
     middle = grid[len(grid) // 2]
     if len(y) < TUNE_MIN_ROWS:
         return middle

@@ -29,8 +29,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage, sparse
-from scipy.optimize import linear_sum_assignment
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -228,6 +226,8 @@ def dawid_skene(
     ``w`` answers ``l`` for an item of class ``k``; confidence is the chosen class's
     posterior.
     """
+    from scipy import sparse
+
     i, w, c, n_w = _answers(
         items, workers, classes, n_items=n_items, n_classes=n_classes, n_workers=n_workers
     )
@@ -421,6 +421,8 @@ def _cluster(
     shapes are matched one-to-one (Hungarian, most total similarity) to the clusters of the
     same label, against each cluster's current representative; a match below ``threshold``
     is no match, and an unmatched shape starts a cluster of its own."""
+    from scipy.optimize import linear_sum_assignment
+
     clusters: list[tuple[str, list[S]]] = []
     reps: list[R] = []
     for shapes in per_worker:
@@ -743,6 +745,8 @@ def consolidate_masks(
     fall away; ties go to the lower class (the background first). ``confidence`` is the
     winner's mean share of the (smoothed) votes over the foreground pixels, 1.0 without
     any; ``pixel_agreement`` is the share of pixels on which every mask agrees."""
+    from scipy import ndimage
+
     if not masks:
         raise ValueError("no masks to consolidate")
     stack = np.stack([np.asarray(m) for m in masks])

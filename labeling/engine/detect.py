@@ -27,10 +27,6 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
-from scipy.optimize import linear_sum_assignment
-from sklearn.cluster import KMeans
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
 #: A window's side once resized; its stride is STRIDE of those pixels (a quarter window).
 PATCH: Final = 12
@@ -81,6 +77,9 @@ def train_detector(
     seed: int = 0,
 ) -> Detector | None:
     """A detector learned from images and their boxes; None without a single box."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
     flat = [b for image_boxes in boxes for b in image_boxes]
     if not flat:
         return None
@@ -177,6 +176,8 @@ def boxes_match(
     min_iou: float = 0.5,
 ) -> bool:
     """Whether the boxes pair up one to one, each pair of one label and IoU ≥ ``min_iou``."""
+    from scipy.optimize import linear_sum_assignment
+
     if len(predicted) != len(truth):
         return False
     if not truth:
@@ -192,6 +193,8 @@ def boxes_match(
 
 
 def _window_sizes(boxes: Sequence[Mapping[str, Any]], seed: int) -> list[tuple[float, float]]:
+    from sklearn.cluster import KMeans
+
     sizes = np.log(np.array([[float(b["w"]), float(b["h"])] for b in boxes]))
     k = min(MAX_SIZES, len(np.unique(sizes.round(2), axis=0)))
     # Clustered in log space: 10 px against 12 matters as much as 50 against 60.

@@ -22,9 +22,6 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize
 
 #: The side of the grayscale thumbnail; images smaller than this keep their own size.
 THUMBNAIL: Final = 16
@@ -38,6 +35,10 @@ LEVELS: Final = 4
 
 def text_features(texts: Sequence[str]) -> Any:
     """A sparse CSR matrix, one L2-normalised row of TF-IDF weights per text."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+
     texts = [t if isinstance(t, str) else "" for t in texts]
     blocks = []
     for vectorizer in (

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 COORDINATES: Final = ("x", "y", "w", "h")
 
@@ -85,6 +84,8 @@ def track_from_boxes(
     starts a track, and a track with no box in a frame ends. Ids count from 1 in order of
     appearance.
     """
+    from scipy.optimize import linear_sum_assignment
+
     tracks: list[dict[str, Any]] = []
     open_tracks: list[int] = []  # indices into tracks continued in the last frame
     for frame, boxes in enumerate(frames):

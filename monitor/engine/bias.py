@@ -79,7 +79,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.neighbors import KNeighborsClassifier
 
 PRE_TRAINING = "pre_training_bias"
 POST_TRAINING = "post_training_bias"
@@ -310,6 +309,8 @@ def _flip_test(sensitive: BoolArray, predicted: BoolArray, features: pd.DataFram
     """smclarify's FT: a k-NN fitted on the advantaged rows' predictions predicts the sensitive
     rows; (rows the model accepts but the k-NN rejects - rows the model rejects but the k-NN
     accepts) / sensitive rows."""
+    from sklearn.neighbors import KNeighborsClassifier
+
     if features is None:
         raise MetricUnavailableError("no feature columns were given")
     numeric = features.select_dtypes([np.number, bool])

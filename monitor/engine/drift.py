@@ -64,8 +64,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import stats as sps
-from scipy.spatial import distance as spd
 
 from monitor.engine.profile import finite_or_none, profile_against, profile_table
 
@@ -226,6 +224,8 @@ class SketchCdf:
 def ks_from_sketches(ref: Mapping[str, Any], cur: Mapping[str, Any]) -> tuple[float, float]:
     """(statistic, p-value) of the two-sample KS test from two numeric blocks on the same
     edges: the largest CDF gap on either side of an edge, where both CDFs are exact."""
+    from scipy import stats as sps
+
     n, m = float(sum(ref["counts"])), float(sum(cur["counts"]))
     edges = np.asarray(ref["edges"], dtype=np.float64)
     r_left, r_right = SketchCdf.from_block(ref).at(edges)
@@ -327,6 +327,8 @@ def chisquare_from_counts(ref_cells: Floats, cur_cells: Floats) -> tuple[float, 
     """(statistic, p-value) of ``scipy.stats.chisquare`` of the current cells against the
     reference frequencies scaled to the current's size, the statistic divided by
     ``1 + m/n``; the last (pooled) cell gets at least half a reference row of weight."""
+    from scipy import stats as sps
+
     weights = ref_cells.copy()
     if cur_cells[-1] > 0 or weights[-1] > 0:
         weights[-1] = max(weights[-1], UNSEEN_PSEUDO_COUNT)
@@ -472,6 +474,8 @@ def _numeric_drift(
 def _categorical_drift(
     name: str, base: Mapping[str, Any], cur: Mapping[str, Any], method: str, threshold: float | None
 ) -> ColumnDrift:
+    from scipy.spatial import distance as spd
+
     rb, cb = base["categorical"], cur.get("categorical")
     if cb is None:
         raise ValueError(f"column {name!r} of the current is not categorical: use profile_against")

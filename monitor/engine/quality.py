@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
 from training.engine import metrics as training_metrics
 
@@ -125,6 +124,8 @@ def classification_metrics(
     ``classes`` first, then other labels seen, sorted. The positive class is ``positive``,
     else ``classes[1]``, else the lexically larger label. AUC needs ``probabilities`` (rows
     as ``y_true``) and every class in the truth."""
+    from sklearn import metrics as skm
+
     truth = [label_key(v) for v in y_true]
     predicted = [label_key(v) for v in y_pred]
     if len(truth) != len(predicted):
@@ -184,6 +185,8 @@ def classification_metrics(
 
 def _auc(truth: np.ndarray, proba: np.ndarray, order: list[str], positive: str | None) -> Any:
     """ROC AUC: of the positive class (binary), or one-vs-rest macro over ``order``."""
+    from sklearn import metrics as skm
+
     if positive is not None:
         scores = _positive_column(proba, order, positive)
         finite = np.isfinite(scores)
@@ -214,6 +217,8 @@ def regression_metrics(y_true: Sequence[Any], y_pred: Sequence[Any]) -> dict[str
     """``{"problem": "regression", "count", "rmse", "mae", "r2", "mape"}`` over the pairs
     where both are numbers; MAPE is a fraction (0.1 is 10 %) and ``None`` when a true value
     is 0, R² ``None`` under two pairs."""
+    from sklearn import metrics as skm
+
     truth, predicted = _numbers(y_true), _numbers(y_pred)
     if len(truth) != len(predicted):
         raise ValueError(f"{len(truth)} true values but {len(predicted)} predictions.")

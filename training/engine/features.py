@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+if TYPE_CHECKING:
+    from sklearn.compose import ColumnTransformer
 
 #: The most columns one categorical column becomes in a one-hot encoding.
 MAX_CATEGORIES = 50
@@ -120,6 +118,11 @@ def preprocessor(schema: list[InputColumn], encoding: str) -> ColumnTransformer:
       categories one-hot (the 50 most frequent values, the rest together);
     - ``text``: the text column as TF-IDF (see :func:`text_features`).
     """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
     numeric = [c.name for c in schema if c.kind in ("numeric", "datetime")]
     categorical = [c.name for c in schema if c.kind == "categorical"]
     parts: list[tuple[str, Any, Any]] = []
@@ -184,6 +187,9 @@ def preprocessor(schema: list[InputColumn], encoding: str) -> ColumnTransformer:
 
 def text_features(column: str, *, ngrams: int, min_count: int, max_features: int) -> Any:
     """TF-IDF of words and word n-grams of one text column."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vectorizer = TfidfVectorizer(
         ngram_range=(1, ngrams), min_df=min_count, max_features=max_features, sublinear_tf=True
     )

@@ -8,7 +8,6 @@ import math
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 
 
 def _finite(values: dict[str, float]) -> dict[str, float]:
@@ -22,6 +21,8 @@ def classification(codes: np.ndarray, proba: np.ndarray, n_classes: int) -> dict
     Counted from one confusion matrix (one pass over the rows) rather than a pass per
     metric: the same numbers scikit-learn gives, at a fraction of the time on big sets.
     """
+    from sklearn import metrics as skm
+
     codes = np.asarray(codes, dtype="int64")
     proba = np.asarray(proba, dtype="float64")
     predicted = proba.argmax(axis=1)
@@ -59,6 +60,8 @@ def classification(codes: np.ndarray, proba: np.ndarray, n_classes: int) -> dict
 
 
 def regression(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    from sklearn import metrics as skm
+
     out = {
         "rmse": math.sqrt(skm.mean_squared_error(y, predicted)),
         "mae": skm.mean_absolute_error(y, predicted),
@@ -88,6 +91,8 @@ def reduction(model: Any, x: np.ndarray) -> dict[str, float]:
 def anomaly(scores: np.ndarray, flagged: np.ndarray, labels: np.ndarray | None) -> dict[str, float]:
     """The mean score and the share flagged; with 0/1 labels, AUC of the scores and F1 of
     the flags (anomalies are the positive class)."""
+    from sklearn import metrics as skm
+
     out: dict[str, float] = {
         "score_mean": float(np.mean(scores)),
         "anomaly_rate": float(np.mean(flagged)),

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from sklearn.pipeline import Pipeline
 
 from training.engine import metrics
 from training.engine.algorithms import (
@@ -136,6 +135,8 @@ def train(spec: dict[str, Any], emit: Emit | None = None) -> dict[str, Any]:
     goes. Returns the final metrics, the
     problem type, the classes, feature importances, row counts and the artifact's path.
     """
+    from sklearn.pipeline import Pipeline
+
     say = emit or (lambda message: None)
     started = time.perf_counter()
     algo = get_algorithm(str(spec.get("algorithm")))
@@ -352,6 +353,8 @@ def _train_forecaster(
 ) -> dict[str, Any]:
     """The forecasting algorithm: fitted on the train channel's series; its validation and
     test channels are their continuations, compared with the forecast made from train."""
+    from sklearn.pipeline import Pipeline
+
     from training.engine.algorithms import FitContext, get_algorithm
     from training.engine.forecast import LagForecaster
 
