@@ -12,14 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from endpoints.engine.pipeline import arrow_numeric, check_flow
 from registry.models import ModelPackage
 from studio import storage
 from studio.choices import JobStatus
 from studio.errors import ServiceError
 from studio.models import Artifact, Dataset, Job, Project
-from wrangler.engine.contracts import FlowError
-from wrangler.engine.graph import parse_flow
 from wrangler.models import FlowVersion
 from wrangler.services import FLOW_JOB_KIND
 
@@ -32,6 +29,10 @@ def _invalid(message: str, field: str) -> ServiceError:
 
 
 def _flow(project: Project, job_id: Any, field: str, label: str | None) -> dict[str, Any]:
+    from endpoints.engine.pipeline import arrow_numeric, check_flow
+    from wrangler.engine.contracts import FlowError
+    from wrangler.engine.graph import parse_flow
+
     if isinstance(job_id, bool) or not isinstance(job_id, int):
         raise _invalid("flow_job is the id of a processing job that ran a flow.", field)
     job = Job.objects.filter(project=project, pk=job_id, kind=FLOW_JOB_KIND).first()

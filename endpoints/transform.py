@@ -23,14 +23,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 
-from endpoints.engine.transform import (
-    ALL_COLUMNS,
-    DEFAULT_BATCH_ROWS,
-    MAX_BATCH_ROWS,
-    MAX_INSTANCES,
-    TransformError,
-    check_columns,
-)
 from endpoints.models import TransformJob
 from registry.models import ModelPackage, PackageStatus
 from studio.choices import DatasetStatus, Queue
@@ -105,6 +97,10 @@ def _dataset(project: Project, value: Any) -> Dataset:
 
 
 def _join_input(value: Any) -> list[str]:
+    from endpoints.engine.transform import (
+        ALL_COLUMNS,
+    )
+
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(c, str) and c for c in value):
@@ -136,6 +132,14 @@ def transform_job_create(
     The predictions become dataset ``output_name`` (default ``<dataset>-predictions``), a
     new version of it if it exists.
     """
+    from endpoints.engine.transform import (
+        DEFAULT_BATCH_ROWS,
+        MAX_BATCH_ROWS,
+        MAX_INSTANCES,
+        TransformError,
+        check_columns,
+    )
+
     name = _name(name, "name", MAX_NAME)
     package = _package(project, model_package)
     source = _dataset(project, dataset)

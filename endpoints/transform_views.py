@@ -11,12 +11,6 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from endpoints import transform as transforms
-from endpoints.engine.transform import (
-    DEFAULT_BATCH_ROWS,
-    MAX_BATCH_ROWS,
-    MAX_INSTANCES,
-    prediction_columns,
-)
 from endpoints.models import TransformJob
 from studio.choices import ACTIVE_JOB_STATUSES
 from studio.navigation import enter_project, page_project
@@ -60,6 +54,12 @@ def transform_job_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def transform_job_new(request: HttpRequest) -> HttpResponse:
     """``?model_package=<id>`` and ``?dataset=<id>`` preselect what the form offers."""
+    from endpoints.engine.transform import (
+        DEFAULT_BATCH_ROWS,
+        MAX_BATCH_ROWS,
+        MAX_INSTANCES,
+    )
+
     project = page_project(request)
     if project is None:
         return render(request, "studio/no_project.html", {"section": SECTION})
@@ -118,6 +118,10 @@ def transform_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _output_columns(metadata: dict[str, Any]) -> str:
+    from endpoints.engine.transform import (
+        prediction_columns,
+    )
+
     columns = prediction_columns(metadata)
     if columns is None:
         return "component_1 … (one per component)"

@@ -16,7 +16,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling import queue, selectors, services
-from labeling.engine.formats import FormatError, from_label_studio
 from labeling.exports import EXPORT_FORMATS, export_job
 from labeling.models import (
     Assignment,
@@ -313,6 +312,8 @@ class LabelingJobViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=LabelingJobIn, responses={201: LabelingJobOut})
     def create(self, request: Request) -> Response:
+        from labeling.engine.formats import FormatError, from_label_studio
+
         data = validated(LabelingJobIn, request.data)
         project = access_project(request.user, data.pop("project"), write=True)
         dataset = access_dataset(request.user, data.pop("dataset"))

@@ -12,27 +12,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from labeling.engine.consolidate import (
-    Box,
-    Span,
-    consolidate_boxes,
-    consolidate_masks,
-    consolidate_spans,
-    consolidate_tracks,
-    dawid_skene,
-    iou,
-    majority_vote,
-    mask_to_shapes,
-    multilabel_vote,
-    rasterize,
-    worker_quality,
-)
 from labeling.engine.shapes import CLASSIFICATION, MULTILABEL, Geometry
 from labeling.models import Consolidation, LabelingItem, LabelingJob, TaskType
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Boxes or spans that match at least this well count as the same in agreement scores.
 MATCH_IOU = 0.5
@@ -61,6 +47,21 @@ def consolidate_item(
 def consolidate_answers(
     kind: str, answers: Sequence[Any], *, labels: Sequence[str], data: dict[str, Any]
 ) -> tuple[Any, float]:
+    import numpy as np
+
+    from labeling.engine.consolidate import (
+        Box,
+        Span,
+        consolidate_boxes,
+        consolidate_masks,
+        consolidate_spans,
+        consolidate_tracks,
+        majority_vote,
+        mask_to_shapes,
+        multilabel_vote,
+        rasterize,
+    )
+
     if not answers:
         return None, 0.0
     if kind in CLASSIFICATION:
@@ -110,6 +111,8 @@ def consolidate_answers(
 def _shapes_confidence(confidences: Sequence[float], answers: Sequence[Any]) -> float:
     """The mean confidence of the kept shapes; with none kept, how many workers agreed
     there was nothing to mark."""
+    import numpy as np
+
     if confidences:
         return float(np.mean(confidences))
     return sum(1 for a in answers if not a) / len(answers)
@@ -158,6 +161,11 @@ def similarity(kind: str, a: Any, b: Any) -> float | None:
 
 
 def _match_f1(kind: str, a: list[dict[str, Any]], b: list[dict[str, Any]]) -> float:
+    from labeling.engine.consolidate import (
+        Box,
+        iou,
+    )
+
     if not a and not b:
         return 1.0
     used: set[int] = set()
@@ -226,6 +234,8 @@ class _Answers:
         by_id: dict[int, LabelingItem],
         answers: Sequence[tuple[int, str, Any]],
     ) -> _Answers:
+        import numpy as np
+
         classes = {name: k for k, name in enumerate(job.labels)}
         item_ids = sorted({a[0] for a in answers})
         item_index = {pk: i for i, pk in enumerate(item_ids)}
@@ -254,6 +264,12 @@ def _dawid_skene(
 ) -> tuple[list[tuple[int, Any, float]], dict[str, Any]]:
     """New labels of the human items from Dawid–Skene, and each worker's quality judged
     against them."""
+    import numpy as np
+
+    from labeling.engine.consolidate import (
+        dawid_skene,
+    )
+
     data = _Answers.of(job, by_id, answers)
     result = dawid_skene(
         data.items,
@@ -278,6 +294,10 @@ def _dawid_skene(
 
 
 def _class_quality(data: _Answers, consolidated: np.ndarray) -> dict[str, Any]:
+    from labeling.engine.consolidate import (
+        worker_quality,
+    )
+
     rows = worker_quality(
         data.items,
         data.worker_of,
@@ -300,6 +320,8 @@ def _class_quality(data: _Answers, consolidated: np.ndarray) -> dict[str, Any]:
 def _generic_quality(
     job: LabelingJob, by_id: dict[int, LabelingItem], answers: Sequence[tuple[int, str, Any]]
 ) -> dict[str, Any]:
+    import numpy as np
+
     kind = job.label_kind
     agree: dict[str, list[float]] = defaultdict(list)
     gold: dict[str, list[float]] = defaultdict(list)

@@ -8,7 +8,6 @@ from typing import Any, Final
 
 from django.utils import timezone
 
-from labeling.engine.formats import to_coco, to_csv, to_ground_truth_manifest, to_label_studio
 from labeling.models import LabelingJob, TaskType
 from labeling.selectors import item_annotations, job_labels
 from studio.errors import ServiceError
@@ -47,6 +46,8 @@ def job_records(job: LabelingJob, *, chunk: int = 2000) -> Iterator[dict[str, An
 
 def export_job(job: LabelingJob, fmt: str) -> tuple[bytes, str, str]:
     """The file's bytes, content type and name."""
+    from labeling.engine.formats import to_coco, to_csv, to_ground_truth_manifest, to_label_studio
+
     kind = job.label_kind
     records = list(job_records(job))
     stem = f"{job.label_attribute}"

@@ -6,23 +6,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from labeling import services
 from labeling.consolidation import consolidate_job
-from labeling.engine.autolabel import (
-    AutoLabelRound,
-    BoxRound,
-    run_box_round,
-    run_round,
-    validation_sample_size,
-)
-from labeling.engine.features import image_features, text_features
 from labeling.engine.shapes import LabelError, check_label
 from labeling.models import (
     Assignment,
@@ -39,6 +26,14 @@ from studio.choices import JobStatus
 from studio.jobs import JobContext, JobFailed, register_runner
 from studio.models import Job
 from studio.services import dataset_file_key, dataset_from_parquet
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from labeling.engine.autolabel import (
+        AutoLabelRound,
+        BoxRound,
+    )
 
 
 def _job_of(ctx: JobContext) -> LabelingJob:
@@ -81,6 +76,12 @@ def _parse_pre(value: Any) -> Any:
     services.SETUP_JOB_KIND, queue="cpu", title="Set up labeling job", on_finish=_setup_finished
 )
 def run_setup(ctx: JobContext) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    from labeling.engine.autolabel import (
+        validation_sample_size,
+    )
+
     job = _job_of(ctx)
     dataset = job.dataset
     if dataset is None or not dataset.data_key:
@@ -187,6 +188,10 @@ def run_setup(ctx: JobContext) -> dict[str, Any]:
 
 # --- automated labeling ------------------------------------------------------------------
 def _features(job: LabelingJob, items: list[LabelingItem]) -> Any:
+    from PIL import Image
+
+    from labeling.engine.features import image_features, text_features
+
     if job.task_type == TaskType.TEXT_CLASSIFICATION:
         return text_features([item.data.get("text", "") for item in items])
     images = []
@@ -208,6 +213,13 @@ def _autolabel_finished(job: Job) -> None:
     services.AUTOLABEL_JOB_KIND, queue="cpu", title="Auto-label", on_finish=_autolabel_finished
 )
 def run_autolabel(ctx: JobContext) -> dict[str, Any]:
+    import numpy as np
+
+    from labeling.engine.autolabel import (
+        run_round,
+        validation_sample_size,
+    )
+
     job = _job_of(ctx)
     round_number = int(ctx.parameters.get("round", len(job.auto_rounds) + 1))
     if job.phase != Phase.MODEL:
@@ -309,6 +321,8 @@ def _store_round(
 
 
 def _storage_images(items: list[LabelingItem]) -> list[Image.Image]:
+    from PIL import Image
+
     images = []
     for item in items:
         with storage.open_local(item.data["image"]) as path, Image.open(path) as image:
@@ -320,6 +334,11 @@ def _box_round(
     ctx: JobContext, job: LabelingJob, items: list[LabelingItem], round_number: int
 ) -> dict[str, Any]:
     """A round for boxes: a sliding-window detector learns from the people's boxes."""
+    from labeling.engine.autolabel import (
+        run_box_round,
+        validation_sample_size,
+    )
+
     human = [i for i in items if i.state == ItemState.DONE and i.source == LabelSource.HUMAN]
     train = [i for i in human if not i.is_validation]
     validation = [i for i in human if i.is_validation]
@@ -397,6 +416,9 @@ def run_finish(ctx: JobContext) -> dict[str, Any]:
 
 
 def _write_output(ctx: JobContext, job: LabelingJob) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     dataset = job.dataset
     if dataset is None or not dataset.data_key:
         ctx.log("The source dataset is gone: no output dataset.", "warning")

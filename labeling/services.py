@@ -18,7 +18,6 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from labeling.engine.autolabel import validation_sample_size
 from labeling.engine.shapes import (
     IMAGE_TASKS,
     LABEL_KINDS,
@@ -381,6 +380,8 @@ def labeling_items_create(
     labeling, a random validation sample and a first training batch of the same size go to
     people first; the rest waits for the model.
     """
+    from labeling.engine.autolabel import validation_sample_size
+
     rng = random.Random(job.pk if seed is None else seed)
     n = len(items)
     first: set[int] = set()

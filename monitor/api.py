@@ -7,9 +7,6 @@ import io
 import json
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.json as pajson
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -465,6 +462,10 @@ class GroundTruthOut(serializers.ModelSerializer):
 
 def _rows_from_file(upload: Any) -> list[dict[str, Any]]:
     """A CSV or JSON Lines file of labels as rows (parsed by pyarrow, then checked)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.json as pajson
+
     if upload.size > MAX_TRUTH_FILE_BYTES:
         raise ServiceError(
             "too_large",

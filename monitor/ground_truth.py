@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import io
 import uuid
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
@@ -24,6 +21,9 @@ from monitor.models import GroundTruthUpload
 from monitor.services import invalid
 from studio import storage
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 #: Ground truth rows per upload, and the size of a label.
 MAX_TRUTH_ROWS: Final = 1_000_000
 MAX_LABEL_CHARS: Final = 1000
@@ -33,6 +33,9 @@ def ground_truth_upload(*, endpoint: Endpoint, user: Any, rows: Any) -> GroundTr
     """Labels for captured predictions: ``[{"event_id", "label", "row"?}]`` (``row``: the
     row of a multi-row request, 0 by default). Checked whole, then kept as one Parquet file;
     a later label for the same event replaces an earlier one."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     if not isinstance(rows, list) or not rows:
         raise invalid('rows is a non-empty list of {"event_id", "label"}.', "rows")
     if len(rows) > MAX_TRUTH_ROWS:
@@ -86,6 +89,9 @@ def ground_truth_upload(*, endpoint: Endpoint, user: Any, rows: Any) -> GroundTr
 
 def ground_truth_frame(endpoint: Endpoint) -> pd.DataFrame:
     """Every label uploaded for the endpoint, oldest first (a later one wins on a join)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
     frames = []
     for upload in GroundTruthUpload.objects.filter(endpoint=endpoint).order_by("created_at", "id"):
         with storage.open_local(upload.key) as path:
@@ -103,6 +109,8 @@ def ground_truth_from_labeling_job(
     """The labels of a Completed labeling job over captured rows (the one an execution's
     "Label these rows" starts) as ground truth: its output dataset keeps each row's
     ``event_id`` and ``row`` beside the label."""
+    import pyarrow.parquet as pq
+
     if isinstance(labeling_job, bool) or not isinstance(labeling_job, int):
         raise invalid("labeling_job is the id of a labeling job.", "labeling_job")
     job = (

@@ -14,17 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from django.conf import settings
 
 from labeling.models import LabelingJob, TaskType
 from labeling.services import labeling_job_create
-from monitor.engine.captures import CapturedRows
-from monitor.engine.quality import join_ground_truth
 from monitor.ground_truth import ground_truth_frame
 from monitor.models import MonitoringExecution
 from monitor.services import invalid
@@ -35,6 +30,11 @@ from studio.models import Dataset
 from studio.services import dataset_from_parquet
 from training.models import TrainingJob
 from training.services import training_job_create
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from monitor.engine.captures import CapturedRows
 
 #: Labelers see at most this many rows of one window.
 MAX_LABEL_ROWS: Final = 5_000
@@ -64,6 +64,9 @@ def _text(inputs: pd.DataFrame) -> list[str]:
 def _dataset(
     frame: pd.DataFrame, *, execution: MonitoringExecution, user: Any, name: str
 ) -> Dataset:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     folder = Path(settings.VAR_DIR) / "tmp"
     folder.mkdir(parents=True, exist_ok=True)
     with TemporaryDirectory(dir=folder) as tmp:
@@ -77,6 +80,8 @@ def _dataset(
 def label_captured_rows(*, execution: MonitoringExecution, user: Any) -> LabelingJob:
     """A labeling job over the window's captured rows (the most recent ``MAX_LABEL_ROWS``);
     the one already made for this execution if there is one (a second click makes none)."""
+    import pandas as pd
+
     if execution.labeling_job_id is not None:
         existing = LabelingJob.objects.filter(pk=execution.labeling_job_id).first()
         if existing is not None:
@@ -127,6 +132,11 @@ def retrain_on_fresh_data(
     *, execution: MonitoringExecution, user: Any
 ) -> tuple[TrainingJob, Dataset]:
     """A training job like the model's own, on the labeled traffic plus the baseline's data."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from monitor.engine.quality import join_ground_truth
+
     rows, package = _traffic(execution)
     origin = package.training_job
     if origin is None or origin.algorithm == "script":

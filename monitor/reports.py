@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import Any, Final
-
-import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.offline import get_plotlyjs
+from typing import TYPE_CHECKING, Any, Final
 
 from monitor.models import ClarifyJob
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 PALETTE: Final = ("#4f46e5", "#0ea5e9", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#64748b")
 #: Rows of the explanations whose attributions the report draws (a menu picks one).
@@ -111,6 +110,8 @@ def _layout(**extra: Any) -> dict[str, Any]:
 
 
 def _html(fig: go.Figure, name: str) -> str:
+    import plotly.io as pio
+
     config = {
         "displaylogo": False,
         "responsive": True,
@@ -125,6 +126,8 @@ def _group_label(entry: dict[str, Any]) -> str:
 
 def bias_figure(entries: list[dict[str, Any]], title: str) -> go.Figure | None:
     """Horizontal bars of one metric across the facet groups; a menu picks the metric."""
+    import plotly.graph_objects as go
+
     names: list[str] = []
     for entry in entries:
         for metric in entry.get("metrics") or []:
@@ -176,6 +179,8 @@ def bias_figure(entries: list[dict[str, Any]], title: str) -> go.Figure | None:
 
 def importance_figure(importance: list[dict[str, Any]], title: str) -> go.Figure | None:
     """Mean |SHAP| per feature, the most important on top."""
+    import plotly.graph_objects as go
+
     if not importance:
         return None
     rows = sorted(importance, key=lambda r: -(_number(r.get("mean_abs_shap")) or 0.0))[:30]
@@ -201,6 +206,8 @@ def importance_figure(importance: list[dict[str, Any]], title: str) -> go.Figure
 
 def dependence_figure(dependence: dict[str, Any]) -> go.Figure | None:
     """SHAP value against the feature's value; a menu picks the feature."""
+    import plotly.graph_objects as go
+
     names = [n for n, d in dependence.items() if (d or {}).get("x")]
     if not names:
         return None
@@ -242,6 +249,8 @@ def dependence_figure(dependence: dict[str, Any]) -> go.Figure | None:
 def waterfall_figure(explanations: dict[str, Any]) -> go.Figure | None:
     """From the expected value to each row's prediction, feature by feature (the largest
     contributions first); a menu picks the row among the first ``REPORT_ROWS``."""
+    import plotly.graph_objects as go
+
     rows = (explanations.get("rows") or [])[:REPORT_ROWS]
     base = _number(explanations.get("expected_value"))
     if not rows or base is None:
@@ -347,6 +356,8 @@ def _header(clarify: ClarifyJob, report: dict[str, Any]) -> str:
 
 def clarify_report_html(clarify: ClarifyJob) -> str:
     """The Clarify job's report as one HTML page that needs no network."""
+    from plotly.offline import get_plotlyjs
+
     report = clarify.report or {}
     parts = [_header(clarify, report)]
     for key, (title, hint) in STAGE_TITLES.items():

@@ -9,30 +9,14 @@ import json
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from django.conf import settings
 
 from endpoints.models import Endpoint
 from monitor import clarify as clarify_services
 from monitor import services
 from monitor.engine.attribution import DEFAULT_THRESHOLD, importances, ndcg
-from monitor.engine.bias import Facet, bias_report
-from monitor.engine.bias import bias_drift as bias_drift_check
-from monitor.engine.captures import CapturedRows
-from monitor.engine.checks import check_constraints, suggest_constraints
-from monitor.engine.drift import compare
-from monitor.engine.profile import profile_against, profile_table
-from monitor.engine.quality import (
-    classification_metrics,
-    compare_quality,
-    estimated_classification_metrics,
-    join_ground_truth,
-    regression_metrics,
-)
 from monitor.ground_truth import ground_truth_frame
 from monitor.models import (
     ClarifyJob,
@@ -47,6 +31,11 @@ from studio.choices import Queue
 from studio.jobs import JobContext, JobFailed, register_runner
 from studio.jobs.sandbox import run_limited
 from studio.models import Job
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from monitor.engine.captures import CapturedRows
 
 CLASSIFICATION = ("binary_classification", "multiclass_classification")
 
@@ -102,6 +91,9 @@ def _baseline_finished(job: Job) -> None:
 def run_baseline(ctx: JobContext) -> dict[str, Any]:
     """Statistics and suggested constraints of the dataset; with a model, its quality, bias
     and SHAP importance on it."""
+    from monitor.engine.checks import suggest_constraints
+    from monitor.engine.profile import profile_table
+
     baseline = (
         MonitoringBaseline.objects.select_related("dataset", "model_package")
         .filter(pk=ctx.parameters.get("baseline"))
@@ -154,6 +146,8 @@ def run_baseline(ctx: JobContext) -> dict[str, Any]:
 
 def _baseline_columns(baseline: MonitoringBaseline, data: Path) -> list[str] | None:
     """With a model: the columns it reads (what its traffic carries), else all of them."""
+    import pyarrow.parquet as pq
+
     package = baseline.model_package
     if package is None:
         return None
@@ -283,6 +277,10 @@ def traffic_view(
 def data_quality(
     baseline: MonitoringBaseline, rows: CapturedRows, package: ModelPackage | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, float]]:
+    from monitor.engine.checks import check_constraints
+    from monitor.engine.drift import compare
+    from monitor.engine.profile import profile_against
+
     statistics, constraints = traffic_view(baseline, package)
     # Columns no request carried are missing columns, not columns of gaps.
     inputs = rows.inputs.drop(columns=list(rows.absent))
@@ -312,6 +310,12 @@ def data_quality(
 
 
 def _labeled(rows: CapturedRows, endpoint: Endpoint) -> pd.DataFrame:
+    import pandas as pd
+
+    from monitor.engine.quality import (
+        join_ground_truth,
+    )
+
     truth = ground_truth_frame(endpoint)
     if truth.empty:
         return pd.DataFrame()
@@ -319,6 +323,8 @@ def _labeled(rows: CapturedRows, endpoint: Endpoint) -> pd.DataFrame:
 
 
 def _probabilities(frame: pd.DataFrame, classes: list[Any]) -> Any:
+    import pandas as pd
+
     columns = [f"probability_{c}" for c in classes]
     if not classes or any(c not in frame.columns for c in columns):
         return None
@@ -329,6 +335,15 @@ def _probabilities(frame: pd.DataFrame, classes: list[Any]) -> Any:
 def model_quality(
     schedule: Any, baseline: MonitoringBaseline, rows: CapturedRows, package: ModelPackage | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, float]]:
+    import pandas as pd
+
+    from monitor.engine.quality import (
+        classification_metrics,
+        compare_quality,
+        estimated_classification_metrics,
+        regression_metrics,
+    )
+
     problem = package.problem_type if package is not None else ""
     classes = list(package.classes) if package is not None else []
     labeled = _labeled(rows, schedule.endpoint)
@@ -373,6 +388,9 @@ def model_quality(
 def bias_drift(
     schedule: Any, baseline: MonitoringBaseline, rows: CapturedRows, package: ModelPackage | None
 ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, float]]:
+    from monitor.engine.bias import Facet, bias_report
+    from monitor.engine.bias import bias_drift as bias_drift_check
+
     request = (baseline.bias or {}).get("request") or {}
     reference = (baseline.bias or {}).get("report") or {}
     threshold = float(schedule.config.get("threshold", 0.1))
@@ -404,6 +422,9 @@ def bias_drift(
 def attribution_drift(
     ctx: JobContext, schedule: Any, baseline: MonitoringBaseline, rows: CapturedRows
 ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, float]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     package = baseline.model_package
     if package is None:
         raise JobFailed("The baseline has no model to explain the traffic with.")
@@ -442,6 +463,10 @@ def attribution_drift(
 # A failed or stopped Clarify job leaves no report and nothing to undo: no on_finish.
 @register_runner(clarify_services.CLARIFY_KIND, queue=Queue.CPU, title="Clarify")
 def run_clarify(ctx: JobContext) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    from monitor.engine.bias import Facet, bias_report
+
     clarify = (
         ClarifyJob.objects.select_related("dataset", "model_package")
         .filter(job_id=ctx.job_id)

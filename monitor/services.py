@@ -21,7 +21,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from endpoints.models import Endpoint
-from monitor.engine.checks import ConstraintsError, validate_constraints
 from monitor.models import (
     BaselineStatus,
     ExecutionStatus,
@@ -230,6 +229,8 @@ def monitoring_baseline_update(
 ) -> MonitoringBaseline:
     """People's edits of a Completed baseline: its statistics (a column's type, a column
     dropped) and its constraints (thresholds, domains, ranges)."""
+    from monitor.engine.checks import ConstraintsError, validate_constraints
+
     if baseline.status != BaselineStatus.COMPLETED:
         raise ConflictError(
             "not_ready", f"The baseline is {baseline.status}; edit it once it is Completed."

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from datetime import datetime
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from endpoints.engine.capture import PREFIX as CAPTURE_PREFIX
 from endpoints.models import Endpoint
-from monitor.engine.captures import CapturedRows, partition_hours, read_files
 from registry.models import ModelPackage
 from studio import storage
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from monitor.engine.captures import CapturedRows
 
 
 def variant_models(endpoint: Endpoint, fallback: ModelPackage | None) -> dict[str, ModelPackage]:
@@ -35,6 +38,10 @@ def captured(
 ) -> tuple[CapturedRows | None, ModelPackage | None, int]:
     """The captured rows of every variant in [start, end), parsed with the variant's model's
     input schema; the model of the first variant that had traffic; files read."""
+    import pandas as pd
+
+    from monitor.engine.captures import CapturedRows, partition_hours, read_files
+
     hours = partition_hours(start, end)
     variants = sorted(
         {key.split("/")[2] for key in storage.list_keys(f"{CAPTURE_PREFIX}/{endpoint.name}")}
@@ -89,6 +96,8 @@ def typed_inputs(inputs: pd.DataFrame, schema: list[dict[str, str]]) -> pd.DataF
     """The model's input columns of captured rows, typed as the model reads them: numbers
     (what does not parse, which the data-quality monitor counts, is a gap here) and text.
     A column no request carried is all gaps."""
+    import pandas as pd
+
     frame = pd.DataFrame(index=inputs.index)
     for column in schema:
         values = inputs.get(column["name"])

@@ -18,7 +18,6 @@ from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 
 from monitor import clarify_views, selectors
-from monitor.engine.drift import P_VALUE_METHODS
 from monitor.models import (
     ExecutionStatus,
     MonitoringBaseline,
@@ -514,6 +513,8 @@ def _drift_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _drift_table(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each column's row as shown, with the raw numbers the client-side sort reads."""
+    from monitor.engine.drift import P_VALUE_METHODS
+
     rows = []
     for c in columns:
         threshold = c.get("threshold")

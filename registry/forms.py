@@ -7,7 +7,6 @@ from typing import Any
 
 from django import forms
 
-from registry.engine.package import PROBLEM_TYPES
 from studio.forms import ServiceErrorsMixin
 
 
@@ -23,6 +22,13 @@ def parse_columns(text: str) -> Any:
         except ValueError:
             return text  # the service says what is wrong with it, beside the field
     return [name.strip() for line in text.splitlines() for name in line.split(",") if name.strip()]
+
+
+def _problem_choices() -> list[tuple[str, str]]:
+    # A callable, so the engine (and numpy, pandas) loads when a form is drawn, not at start.
+    from registry.engine.package import PROBLEM_TYPES
+
+    return [("", "Infer it from the model")] + [(p, p.replace("_", " ")) for p in PROBLEM_TYPES]
 
 
 class ModelUploadForm(ServiceErrorsMixin, forms.Form):
@@ -42,8 +48,7 @@ class ModelUploadForm(ServiceErrorsMixin, forms.Form):
     )
     problem_type = forms.ChoiceField(
         required=False,
-        choices=[("", "Infer it from the model")]
-        + [(p, p.replace("_", " ")) for p in PROBLEM_TYPES],
+        choices=_problem_choices,
     )
     classes = forms.CharField(
         required=False,

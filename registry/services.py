@@ -18,15 +18,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from registry.engine import (
-    PackageError,
-    check_classes,
-    check_input_schema,
-    check_problem_type,
-    inspect_archive,
-    upload_kind,
-)
-from registry.engine.package import ARCHIVE, suffix_of
 from registry.models import (
     MODEL_CARD_FIELDS,
     ApprovalStatus,
@@ -292,6 +283,11 @@ def _from_training_job(
     description: str,
     card: dict[str, str],
 ) -> ModelPackage:
+    from registry.engine import (
+        PackageError,
+        inspect_archive,
+    )
+
     name = f"training job #{training.pk} ({training.name})"
     if training.job.status != JobStatus.COMPLETED:
         raise _invalid(f"The {name} is {training.job.status}, not Completed.", "training_job")
@@ -353,6 +349,16 @@ def _from_upload(
     description: str,
     card: dict[str, str],
 ) -> ModelPackage:
+    from registry.engine import (
+        PackageError,
+        check_classes,
+        check_input_schema,
+        check_problem_type,
+        inspect_archive,
+        upload_kind,
+    )
+    from registry.engine.package import ARCHIVE, suffix_of
+
     if not hasattr(upload, "read"):
         raise _invalid("artifact is an uploaded file.", "artifact")
     filename = str(getattr(upload, "name", "") or "")

@@ -12,8 +12,6 @@ from django.conf import settings
 from studio import services, storage
 from studio.choices import DatasetStatus, JobStatus
 from studio.engine.contracts import IngestError
-from studio.engine.ingest import ingest_images_zip, ingest_tabular
-from studio.engine.profile import profile_parquet
 from studio.jobs import JobContext, JobFailed, register_runner
 from studio.models import Dataset, Job
 
@@ -35,6 +33,8 @@ def _ingest_finished(job: Job) -> None:
 
 @register_runner("dataset_ingest", queue="cpu", title="Ingest dataset", on_finish=_ingest_finished)
 def run_dataset_ingest(ctx: JobContext) -> dict[str, Any]:
+    from studio.engine.ingest import ingest_images_zip, ingest_tabular
+
     dataset = _dataset_of(ctx)
     if dataset.status == DatasetStatus.READY:
         # A redelivered or retried run after success: everything is in place already.
@@ -72,6 +72,8 @@ def run_dataset_ingest(ctx: JobContext) -> dict[str, Any]:
 
 @register_runner("dataset_profile", queue="cpu", title="Profile dataset")
 def run_dataset_profile(ctx: JobContext) -> dict[str, Any]:
+    from studio.engine.profile import profile_parquet
+
     dataset = _dataset_of(ctx)
     if dataset.status != DatasetStatus.READY:
         raise JobFailed(f"The dataset is {dataset.status}, not Ready.")

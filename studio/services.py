@@ -22,7 +22,6 @@ from django.utils import timezone
 from studio import events, storage
 from studio.choices import DatasetStatus, JobStatus, LogLevel, Queue, Role
 from studio.engine.contracts import IngestError
-from studio.engine.ingest import detect_format, parquet_columns, sniff
 from studio.errors import ConflictError, ServiceError
 from studio.jobs.dispatch import dispatch_on_commit, gpu_workers_online
 from studio.jobs.execution import after_finish
@@ -120,6 +119,8 @@ def dataset_upload(*, project: Project, user: Any, upload: File, name: str = "")
     The file is checked cheaply here (extension, emptiness, binary junk in text formats);
     the full conversion runs as a job, which ends the dataset Ready or Failed.
     """
+    from studio.engine.ingest import detect_format, sniff
+
     filename = PurePath(str(getattr(upload, "name", "") or "")).name
     try:
         fmt = detect_format(filename)
@@ -180,6 +181,8 @@ def dataset_from_parquet(
     With ``images_of`` (a dataset of images), the file is an image manifest whose images are
     that dataset's: they are copied along, and the new version is a dataset of images too.
     """
+    from studio.engine.ingest import parquet_columns
+
     name = name.strip()
     if not NAME_RE.match(name):
         raise ServiceError(

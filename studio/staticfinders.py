@@ -6,14 +6,17 @@ no npm, and the same file in the embedded mode (finders) and in production (coll
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
-import plotly
 from django.contrib.staticfiles.finders import BaseFinder
 from django.core.files.storage import FileSystemStorage
 
-PACKAGED = {"vendor/plotly.min.js": Path(plotly.__file__).parent / "package_data" / "plotly.min.js"}
+# Found without importing plotly, which the web process need not load to serve a file.
+_PLOTLY = importlib.util.find_spec("plotly")
+assert _PLOTLY is not None and _PLOTLY.origin is not None, "plotly is a dependency"
+PACKAGED = {"vendor/plotly.min.js": Path(_PLOTLY.origin).parent / "package_data" / "plotly.min.js"}
 
 
 class PackagedAssetsFinder(BaseFinder):

@@ -27,7 +27,6 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from studio import ops, selectors, services, storage
 from studio.choices import ACTIVE_JOB_STATUSES, DatasetStatus, JobStatus, Role
-from studio.engine.ingest import preview_parquet
 from studio.errors import ServiceError
 from studio.forms import DatasetUploadForm, MemberForm, ProjectForm, TestJobForm
 from studio.models import Dataset, Job, Membership, Project
@@ -403,6 +402,8 @@ def dataset_upload(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from studio.engine.ingest import preview_parquet
+
     dataset = selectors.access_dataset(request.user, pk)
     part = request.GET.get("part")
     if request.htmx and part == "ingest":

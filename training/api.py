@@ -19,8 +19,6 @@ from studio.api.views import check_choice, check_filters, validated
 from studio.choices import JobStatus
 from studio.errors import ServiceError
 from training import selectors, services
-from training.engine import algorithms
-from training.engine.debugger import DEFAULT_RULES, RULES
 from training.models import Experiment, Run, TrainingJob
 
 
@@ -213,6 +211,9 @@ class AlgorithmViewSet(viewsets.ViewSet):
 
     @extend_schema(responses=dict)
     def list(self, request: Request) -> Response:
+        from training.engine import algorithms
+        from training.engine.debugger import DEFAULT_RULES, RULES
+
         return Response(
             {
                 "algorithms": [a.to_dict() for a in algorithms()],

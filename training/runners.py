@@ -18,8 +18,6 @@ from studio.choices import DatasetStatus
 from studio.jobs import JobContext, JobFailed, register_runner
 from studio.jobs.sandbox import memory_failure, run_limited
 from studio.models import Dataset, Job
-from training.engine import debugger
-from training.engine import script as scripts
 from training.models import TrainingJob
 from training.services import (
     INSTANCE_TYPES,
@@ -40,6 +38,8 @@ class RuleWatch:
     SAVE_INTERVAL = 2.0
 
     def __init__(self, ctx: JobContext, training: TrainingJob) -> None:
+        from training.engine import debugger
+
         self.ctx = ctx
         self.training = training
         self.rules = list(training.debugger_rules or [])
@@ -111,6 +111,8 @@ class RuleWatch:
         TrainingJob.objects.filter(pk=self.training.pk).update(debug_values=self.values.summary())
 
     def check(self, *, force: bool = False) -> None:
+        from training.engine import debugger
+
         if not self.rules or (not force and time.monotonic() - self.last_check < self.INTERVAL):
             return
         self.last_check = time.monotonic()
@@ -263,6 +265,8 @@ def _save(
 def run_training_script(ctx: JobContext) -> dict[str, Any]:
     """A user's script with SageMaker's contract (:mod:`training.engine.script`), in a
     limited child process; its metrics read from its output by the job's definitions."""
+    from training.engine import script as scripts
+
     training = TrainingJob.objects.filter(pk=ctx.parameters.get("training_job")).first()
     if training is None:
         raise JobFailed("The training job no longer exists.")

@@ -14,7 +14,6 @@ from studio.selectors import (
     membership_of,
     readable_project_ids,
 )
-from training.engine.rule_figures import rule_figures
 from training.models import Experiment, Run, RunMetric, TrainingJob
 
 
@@ -47,6 +46,8 @@ def training_job_rules(
     training: TrainingJob, series: dict[str, list[tuple[int, float]]] | None = None
 ) -> list[dict[str, Any]]:
     """The job's debugger rules as they stand, each with the plot of what it read."""
+    from training.engine.rule_figures import rule_figures
+
     if series is None:
         series = job_metric_series(training.job)
     classes = (training.result or {}).get("classes") or []

@@ -18,8 +18,6 @@ from studio.choices import DatasetStatus, Queue
 from studio.errors import ConflictError, ServiceError
 from studio.models import Dataset, Project
 from studio.services import NAME_RE, job_submit
-from training.engine import TrainingError, algorithms, check_spec, debugger, get_algorithm
-from training.engine import script as scripts
 from training.models import Experiment, Run, RunMetric, RunStatus, TrainingJob
 
 TRAINING_JOB_KIND: Final = "training.builtin"
@@ -138,6 +136,8 @@ class _Script:
 
 
 def _check_script(source: Any, entry_point: Any, metric_definitions: Any) -> _Script:
+    from training.engine import script as scripts
+
     if source is None or not hasattr(source, "read"):
         raise _invalid("Upload the script as source: a .py file or a .zip.", "source")
     data = source.read(scripts.MAX_SOURCE_BYTES + 1)
@@ -178,6 +178,9 @@ def training_job_create(
     uploaded ``.py`` or ``.zip``), ``entry_point`` and ``metric_definitions``. The job logs
     a run in ``experiment`` (a name; "Default" if none), made on first use.
     """
+    from training.engine import TrainingError, algorithms, check_spec, debugger, get_algorithm
+    from training.engine import script as scripts
+
     if experiment is not None and (
         not isinstance(experiment, str) or not experiment.strip() or len(experiment) > 200
     ):

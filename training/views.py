@@ -17,8 +17,6 @@ from studio.models import Dataset, Project
 from studio.navigation import enter_project, page_project
 from studio.selectors import can_write
 from training import selectors
-from training.engine import algorithms
-from training.engine.debugger import DEFAULT_RULES, ISSUES, RULES
 from training.models import Run, RunMetric, TrainingJob
 from training.services import CHANNELS, INSTANCE_TYPES
 
@@ -86,6 +84,9 @@ def _datasets(project: Project) -> list[dict[str, Any]]:
 def training_job_new(request: HttpRequest) -> HttpResponse:
     """The form posts to the API from the page (errors shown beside their fields); with
     ``?from=<id>`` it starts as a copy of that job ("clone and edit")."""
+    from training.engine import algorithms
+    from training.engine.debugger import DEFAULT_RULES, RULES
+
     project = page_project(request)
     if project is None:
         return render(request, "studio/no_project.html", {"section": SECTION})
@@ -132,6 +133,8 @@ def training_job_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def training_job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from training.engine.debugger import ISSUES
+
     training = selectors.access_training_job(request.user, pk)
     enter_project(request, training.project_id)
     job = training.job

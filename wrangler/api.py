@@ -19,13 +19,22 @@ from studio.api.views import check_filters, validated
 from studio.errors import ServiceError
 from studio.models import Job
 from wrangler import selectors, services
-from wrangler.engine import catalog, parse_flow
-from wrangler.engine.analyses import ANALYSES
-from wrangler.engine.contracts import FlowError
-from wrangler.engine.export import to_notebook, to_python
 from wrangler.models import Flow, FlowVersion
 from wrangler.previews import flow_analysis, flow_preview
 from wrangler.sources import sample_spec, source_datasets
+
+#: ``wrangler.engine.analyses.ANALYSES`` and the Insights report, named here so that the API
+#: loads without the engine (pandas, plotly); a test holds the two lists equal.
+ANALYSIS_KINDS = (
+    "summary",
+    "histogram",
+    "scatter",
+    "box",
+    "correlation",
+    "target_leakage",
+    "quick_model",
+    "insights",
+)
 
 
 class FlowOut(serializers.ModelSerializer):
@@ -79,7 +88,7 @@ class PreviewIn(serializers.Serializer):
 
 class AnalysisIn(serializers.Serializer):
     node = serializers.CharField(max_length=64)
-    kind = serializers.ChoiceField(choices=[*ANALYSES, "insights"])
+    kind = serializers.ChoiceField(choices=ANALYSIS_KINDS)
     params = serializers.JSONField(required=False, default=dict)
     graph = serializers.JSONField(required=False)
     sample = serializers.JSONField(required=False)
@@ -179,6 +188,8 @@ class FlowViewSet(viewsets.GenericViewSet):
 
         ``graph`` previews an edited graph before it is saved (the editor does this).
         """
+        from wrangler.engine.contracts import FlowError
+
         flow = selectors.access_flow(request.user, pk)
         data = validated(PreviewIn, request.data)
         try:
@@ -195,6 +206,8 @@ class FlowViewSet(viewsets.GenericViewSet):
     def analyses(self, request: Request, pk: str) -> Response:
         """Charts and checks of a node's output on the sample: summary, histogram, scatter,
         box, correlation, target_leakage, quick_model, or the insights report."""
+        from wrangler.engine.contracts import FlowError
+
         flow = selectors.access_flow(request.user, pk)
         data = validated(AnalysisIn, request.data)
         if not isinstance(data["params"], dict):
@@ -231,6 +244,10 @@ class FlowViewSet(viewsets.GenericViewSet):
     )
     def export(self, request: Request, pk: str) -> HttpResponse:
         """The flow as a standalone pandas script or a Jupyter notebook."""
+        from wrangler.engine import parse_flow
+        from wrangler.engine.contracts import FlowError
+        from wrangler.engine.export import to_notebook, to_python
+
         flow = selectors.access_flow(request.user, pk)
         fmt = request.query_params.get("format", "python")
         check_filters(request, {"node"})
@@ -262,6 +279,8 @@ class FlowViewSet(viewsets.GenericViewSet):
     @action(detail=False, methods=["get"])
     def transforms(self, request: Request) -> Response:
         """Every transform type with its parameter schema (the editor builds its forms from it)."""
+        from wrangler.engine import catalog
+
         return Response({"transforms": [t.to_dict() for t in catalog()]})
 
 

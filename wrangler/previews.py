@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from django.conf import settings
 
 from studio.choices import JobStatus
 from studio.models import Job
-from wrangler.engine import parse_flow, run_flow
-from wrangler.engine.contracts import FlowError, FlowGraph
-from wrangler.engine.preview import PREVIEW_ROWS, analysis_of, preview_of
-from wrangler.engine.registry import get_transform
-from wrangler.engine.sample import SampleSpec
 from wrangler.models import Flow
 from wrangler.services import preview_job_submit
 from wrangler.sources import sample_loader, source_datasets
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from wrangler.engine.contracts import FlowGraph
+    from wrangler.engine.sample import SampleSpec
+
 
 def node_frame(flow: Flow, node: str, spec: SampleSpec, *, graph: Any = None) -> pd.DataFrame:
     """``node``'s output on the sampled sources, from the saved graph or the one given."""
+    from wrangler.engine import parse_flow, run_flow
+    from wrangler.engine.contracts import FlowError
+
     parsed = parse_flow(flow.graph if graph is None else graph)
     if node not in parsed.nodes:
         raise FlowError(f"There is no node {node!r} in this flow.", node=node, field="node")
@@ -34,6 +37,10 @@ def flow_analysis(
     flow: Flow, node: str, spec: SampleSpec, kind: str, params: dict[str, Any], *, graph: Any = None
 ) -> dict[str, Any]:
     """An analysis (or the insights report) of ``node``'s output on the sample."""
+    from wrangler.engine import parse_flow
+    from wrangler.engine.contracts import FlowError
+    from wrangler.engine.preview import analysis_of
+
     parsed = parse_flow(flow.graph if graph is None else graph)
     if node in parsed.nodes and needs_worker(parsed, node):
         analysis = {"kind": kind, "params": params}
@@ -46,12 +53,18 @@ def flow_analysis(
 
 
 def flow_preview(
-    flow: Flow, node: str, spec: SampleSpec, *, limit: int = PREVIEW_ROWS, graph: Any = None
+    flow: Flow, node: str, spec: SampleSpec, *, limit: int | None = None, graph: Any = None
 ) -> dict[str, Any]:
     """What ``node`` outputs on the flow's sources sampled by ``spec``; FlowError if it cannot.
 
-    ``graph``: an unsaved graph of this flow (its sources must still be the project's).
+    ``graph``: an unsaved graph of this flow (its sources must still be the project's);
+    ``limit``: rows to show, ``PREVIEW_ROWS`` by default.
     """
+    from wrangler.engine import parse_flow
+    from wrangler.engine.preview import PREVIEW_ROWS, preview_of
+
+    if limit is None:
+        limit = PREVIEW_ROWS
     parsed = parse_flow(flow.graph if graph is None else graph)
     if node in parsed.nodes and needs_worker(parsed, node):
         out = worker_compute(flow, parsed, node, spec, limit=limit)
@@ -63,6 +76,8 @@ def flow_preview(
 
 def needs_worker(graph: FlowGraph, node: str) -> bool:
     """Whether ``node`` depends on custom code, which never runs in the web process."""
+    from wrangler.engine.registry import get_transform
+
     for node_id in graph.ancestors(node):
         defn = get_transform(graph.nodes[node_id].type)
         if defn is not None and defn.custom_code:
@@ -81,6 +96,8 @@ def worker_compute(
 ) -> dict[str, Any]:
     """A preview (or an analysis) computed by a worker in a short job on the default queue,
     waited for here."""
+    from wrangler.engine.contracts import FlowError
+
     source_datasets(flow.project, graph, node)  # refuse a bad source before queueing anything
     job = preview_job_submit(
         flow=flow, graph=graph, node=node, spec=spec, limit=limit, analysis=analysis

@@ -9,21 +9,16 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 from django.conf import settings
 
 from studio import services as studio_services
 from studio import storage
 from studio.choices import DatasetStatus
 from studio.engine.contracts import IngestError
-from studio.engine.ingest import ingest_tabular
 from studio.errors import ServiceError
 from studio.jobs import JobContext, JobFailed, register_runner
 from studio.jobs.sandbox import memory_failure, run_limited
 from studio.models import Dataset
-from wrangler.engine import parse_flow
-from wrangler.engine.contracts import FlowError
 from wrangler.models import Flow, FlowVersion
 from wrangler.services import FLOW_JOB_KIND, PREVIEW_JOB_KIND, SCRIPT_JOB_KIND
 from wrangler.sources import source_datasets
@@ -48,6 +43,9 @@ def _failure(
 
 @register_runner(FLOW_JOB_KIND, queue="cpu", title="Processing: flow")
 def run_flow_job(ctx: JobContext) -> dict[str, Any]:
+    from wrangler.engine import parse_flow
+    from wrangler.engine.contracts import FlowError
+
     version = (
         FlowVersion.objects.select_related("flow__project")
         .filter(flow_id=ctx.inputs.get("flow"), version=ctx.inputs.get("version"))
@@ -115,6 +113,11 @@ def run_flow_job(ctx: JobContext) -> dict[str, Any]:
 
 def _collect_output(folder: Path, dest: Path) -> None:
     """The Parquet or CSV files a script wrote to one output folder, as one Parquet file."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from studio.engine.ingest import ingest_tabular
+
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
     parquet = [p for p in files if p.suffix in (".parquet", ".pq")]
     text = [p for p in files if p.suffix in (".csv", ".tsv", ".jsonl")]
@@ -191,6 +194,9 @@ def run_script_job(ctx: JobContext) -> dict[str, Any]:
 @register_runner(PREVIEW_JOB_KIND, queue="default", title="Preview with custom code")
 def run_preview_job(ctx: JobContext) -> dict[str, Any]:
     """A node's preview computed in a limited subprocess; a flow error is a result too."""
+    from wrangler.engine import parse_flow
+    from wrangler.engine.contracts import FlowError
+
     version_graph = ctx.parameters["graph"]
     target = str(ctx.inputs.get("node"))
     flow = Flow.objects.select_related("project").filter(pk=ctx.inputs.get("flow")).first()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import F
@@ -12,12 +12,12 @@ from studio.choices import DatasetStatus
 from studio.errors import ServiceError
 from studio.models import Dataset, Job, Project
 from studio.services import NAME_RE, job_submit
-from wrangler.engine import parse_flow
-from wrangler.engine.contracts import FlowError, FlowGraph
-from wrangler.engine.execute import check_columns
-from wrangler.engine.sample import SampleSpec
 from wrangler.models import Flow, FlowVersion, empty_graph
 from wrangler.sources import sample_loader, sample_spec, source_datasets
+
+if TYPE_CHECKING:
+    from wrangler.engine.contracts import FlowError, FlowGraph
+    from wrangler.engine.sample import SampleSpec
 
 #: Rows per source for the column check made at every save.
 CHECK_ROWS = 200
@@ -42,6 +42,11 @@ def flow_error(exc: FlowError) -> ServiceError:
 
 def check_flow(*, project: Project, graph: Any) -> FlowGraph:
     """The graph parsed and checked against its sources' columns; ServiceError if invalid."""
+    from wrangler.engine import parse_flow
+    from wrangler.engine.contracts import FlowError
+    from wrangler.engine.execute import check_columns
+    from wrangler.engine.sample import SampleSpec
+
     try:
         parsed = parse_flow(graph)
         datasets = source_datasets(project, parsed)
@@ -60,6 +65,8 @@ def _check_name(name: Any) -> str:
 
 
 def _check_sample(sample: Any) -> dict[str, Any]:
+    from wrangler.engine.contracts import FlowError
+
     try:
         spec = sample_spec(sample)
     except FlowError as exc:

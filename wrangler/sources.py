@@ -10,15 +10,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from studio import storage
 from studio.choices import DatasetStatus
 from studio.models import Dataset, Project
-from wrangler.engine.contracts import FlowError, FlowGraph, Node
-from wrangler.engine.sample import DEFAULT_SAMPLE_ROWS, SAMPLE_MODES, SampleSpec, read_sample
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from wrangler.engine.contracts import FlowGraph, Node
+    from wrangler.engine.sample import SampleSpec
 
 CACHE_ENTRIES = 8
 MAX_SAMPLE_ROWS = 200_000
@@ -30,6 +32,8 @@ def source_datasets(
     project: Project, graph: FlowGraph, target: str | None = None
 ) -> dict[str, Dataset]:
     """Each source node's dataset, which must be a Ready dataset of the flow's project."""
+    from wrangler.engine.contracts import FlowError
+
     wanted = {n.id: n.params["dataset"] for n in graph.sources(target)}
     found = {d.pk: d for d in Dataset.objects.filter(project=project, pk__in=set(wanted.values()))}
     out: dict[str, Dataset] = {}
@@ -51,6 +55,9 @@ def source_datasets(
 
 def sample_spec(data: Any) -> SampleSpec:
     """A sample's settings from a request or a flow (``{"mode", "rows", "seed", "column"}``)."""
+    from wrangler.engine.contracts import FlowError
+    from wrangler.engine.sample import DEFAULT_SAMPLE_ROWS, SAMPLE_MODES, SampleSpec
+
     data = data or {}
     if not isinstance(data, dict):
         raise FlowError("sample must be an object.", field="sample")
@@ -80,6 +87,8 @@ def sample_spec(data: Any) -> SampleSpec:
 
 
 def _cached_sample(dataset: Dataset, spec: SampleSpec) -> pd.DataFrame:
+    from wrangler.engine.sample import read_sample
+
     key = (dataset.pk, dataset.data_key, dataset.updated_at, *spec.key())
     with _cache_lock:
         if key in _cache:
@@ -95,6 +104,8 @@ def _cached_sample(dataset: Dataset, spec: SampleSpec) -> pd.DataFrame:
 
 
 def sample_loader(datasets: dict[str, Dataset], spec: SampleSpec) -> Callable[[Node], pd.DataFrame]:
+    from wrangler.engine.contracts import FlowError
+
     def load(node: Node) -> pd.DataFrame:
         try:
             return _cached_sample(datasets[node.id], spec)

@@ -16,7 +16,6 @@ from studio.models import Project
 from studio.navigation import enter_project, page_project
 from studio.selectors import can_write
 from wrangler import selectors, services
-from wrangler.engine import catalog
 from wrangler.models import Flow
 
 SECTION = "flow-list"
@@ -80,6 +79,8 @@ def flow_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def flow_editor(request: HttpRequest, pk: int) -> HttpResponse:
+    from wrangler.engine import catalog
+
     flow: Flow = selectors.access_flow(request.user, pk)
     project = flow.project
     enter_project(request, project.pk)

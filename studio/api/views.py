@@ -28,7 +28,6 @@ from studio.api.serializers import (
     role_map,
 )
 from studio.choices import DatasetStatus, JobStatus, Queue
-from studio.engine.ingest import preview_parquet
 from studio.errors import ConflictError, ServiceError
 from studio.models import Dataset, Job, Membership, Project
 
@@ -180,6 +179,8 @@ class DatasetViewSet(viewsets.GenericViewSet):
     @extend_schema(responses=PreviewOut)
     @action(detail=True, methods=["get"])
     def preview(self, request: Request, pk: str) -> Response:
+        from studio.engine.ingest import preview_parquet
+
         dataset = selectors.access_dataset(request.user, pk)
         _require_ready(dataset)
         with storage.open_local(dataset.data_key) as path:

@@ -1,0 +1,52 @@
+"""What a process loads before it does any work: the web process and the worker start
+without the data libraries, which only the requests and jobs that use them import."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from studio.launcher import ROOT
+
+#: Each adds tens of MiB to every process that imports it (scikit-learn with SciPy: ~150).
+HEAVY = ("pandas", "pyarrow", "sklearn", "scipy", "plotly", "PIL", "xgboost", "shap", "numpy")
+
+STARTUP = """
+import json, os, sys
+import django
+django.setup()
+from django.urls import get_resolver
+get_resolver().url_patterns  # every app's views, serializers and forms
+from studio.celery import app
+app.loader.import_default_modules()  # every task module
+print(json.dumps(sorted(m for m in sys.argv[1:] if m in sys.modules)))
+"""
+
+
+def test_the_studio_starts_without_the_data_libraries(tmp_path) -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "studio.settings",
+        "SEXTANT_VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", STARTUP, *HEAVY],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded == [], f"imported at start: {loaded}"
+
+
+def test_the_api_names_every_analysis_the_engine_runs() -> None:
+    from wrangler.api import ANALYSIS_KINDS
+    from wrangler.engine.analyses import ANALYSES
+
+    assert list(ANALYSIS_KINDS) == [*ANALYSES, "insights"]
