@@ -2,15 +2,19 @@
 
 Data: 200,000 rows × 30 mixed columns (``bench.flows.demo_frame`` plus twenty more: floats
 with gaps and outliers, skewed amounts, low- and high-cardinality text, booleans), written
-to Parquet. Each side runs in a fresh child process that reads the file, then times only
-the profiling; peak RSS is the child's ``ru_maxrss``.
+to Parquet. Each side runs in a fresh child process that reads the file, profiles its first
+``WARM_UP_ROWS`` rows once untimed (imports, first calls), then times only the profiling of
+the whole table; peak RSS is the child's ``ru_maxrss``.
 
 - **Sextant**: ``insights_profile`` (summaries, missing values, duplicates, constant and
   high-cardinality columns, outliers, anomalies, skew, correlations, class balance, target
   leakage), and, timed apart, ``insights_model`` (the quick XGBoost model).
 - **ydata-profiling** ``ProfileReport(df, minimal=True).get_description()``: its minimal
-  mode, without rendering HTML. It pins pandas below 3, so it runs from a virtual
-  environment of its own (``var/bench-peers``, made on first use with pip).
+  mode, without rendering HTML; the target is judged against this. For context, two more
+  runs: minimal mode with its HTML report (``to_html()``), and its default settings
+  (correlations, interactions, missing-value diagrams; description only). It pins pandas
+  below 3, so it runs from a virtual environment of its own (``var/bench-peers``, made on
+  first use with pip).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from wrangler.engine.insights import insights_model, insights_profile
 
 ROWS = 200_000
 TARGET_SPEEDUP = 10.0
+#: Rows each side profiles once, untimed, before the timed run.
+WARM_UP_ROWS = 2_000
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / "var" / "bench-peers"
 PEER_PYTHON = PEERS / "bin" / "python"
@@ -65,6 +71,9 @@ def wide_frame(rows: int, seed: int = 11) -> pd.DataFrame:
 def child_main(argv: list[str]) -> None:
     """Sextant's side: read the file, then time the profile and the model apart."""
     df = pd.read_parquet(argv[1])
+    # Warm up on a slice first: the imports and first-call costs a worker pays once.
+    insights_profile(df.head(WARM_UP_ROWS), target="churned")
+    insights_model(df.head(WARM_UP_ROWS), target="churned")
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
     profile = insights_profile(df, target="churned")
@@ -78,18 +87,35 @@ def child_main(argv: list[str]) -> None:
 
 
 # The peer's child runs in the peer's own environment (pandas 2): nothing of Sextant in it.
+# argv: the Parquet file, then "minimal", "minimal_html" or "default".
 PEER_CHILD = """
-import json, resource, sys, time
+import json, resource, sys, time, warnings
+warnings.filterwarnings("ignore")
 import pandas as pd
 from ydata_profiling import ProfileReport
 df = pd.read_parquet(sys.argv[1])
+mode = sys.argv[2]
+
+def profile(frame):
+    report = ProfileReport(frame, minimal=mode != "default", progress_bar=False)
+    description = report.get_description()
+    if mode == "minimal_html":
+        report.to_html()
+    return description
+
+profile(df.head(int(sys.argv[3])))  # the same warm-up as Sextant's
 t0 = time.perf_counter()
-description = ProfileReport(df, minimal=True, progress_bar=False).get_description()
+description = profile(df)
 out = {"seconds": time.perf_counter() - t0,
        "findings": len(getattr(description, "alerts", []) or []),
        "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 print("RESULT " + json.dumps(out))
 """
+PEER_MODES = {
+    "minimal": "ydata-profiling, minimal",
+    "minimal_html": "ydata-profiling, minimal, with its HTML report",
+    "default": "ydata-profiling, default settings",
+}
 
 
 def ensure_peer() -> str | None:
@@ -106,6 +132,7 @@ def ensure_peer() -> str | None:
                 "install",
                 "-q",
                 "ydata-profiling>=4.10,<5",
+                "pyarrow",  # pandas' Parquet reader
                 "setuptools<81",
             ],
             check=True,
@@ -115,7 +142,7 @@ def ensure_peer() -> str | None:
     return None
 
 
-def measure(python: str, side: str, path: Path) -> dict[str, Any]:
+def measure(python: str, side: str, path: Path, mode: str = "minimal") -> dict[str, Any]:
     if side == "sextant":
         code = (
             "import sys; sys.path.insert(0, sys.argv[1]); from bench.insights import child_main; "
@@ -123,7 +150,7 @@ def measure(python: str, side: str, path: Path) -> dict[str, Any]:
         )
         argv = [python, "-c", code, str(ROOT), side, str(path)]  # imports before the clock
     else:
-        argv = [python, "-c", PEER_CHILD, str(path)]
+        argv = [python, "-c", PEER_CHILD, str(path), mode, str(WARM_UP_ROWS)]
     result = subprocess.run(
         argv,
         capture_output=True,
@@ -143,10 +170,15 @@ def run(*, scratch: Path, out: Path | None, machine: Machine) -> None:
     sextant = measure(sys.executable, "sextant", path)
     print(f"[insights] sextant: {sextant}")
     problem = ensure_peer()
-    peer = None if problem else measure(str(PEER_PYTHON), "ydata", path)
-    print(f"[insights] ydata-profiling: {peer or problem}")
+    peers: dict[str, dict[str, Any]] = {}
+    if not problem:
+        for mode in PEER_MODES:
+            peers[mode] = measure(str(PEER_PYTHON), "ydata", path, mode)
+            print(f"[insights] ydata-profiling {mode}: {peers[mode]}")
+    else:
+        print(f"[insights] ydata-profiling: {problem}")
     version = ""
-    if peer is not None:
+    if peers:
         version = subprocess.run(
             [
                 str(PEER_PYTHON),
@@ -158,7 +190,7 @@ def run(*, scratch: Path, out: Path | None, machine: Machine) -> None:
             text=True,
             check=False,
         ).stdout.strip()
-    body = render(machine, path, sextant, peer, problem, version)
+    body = render(machine, path, sextant, peers, problem, version)
     print(body)
     if out is not None:
         write_section(out, "insights", body)
@@ -168,7 +200,7 @@ def render(
     machine: Machine,
     path: Path,
     sextant: dict[str, Any],
-    peer: dict[str, Any] | None,
+    peers: dict[str, dict[str, Any]],
     problem: str | None,
     version: str,
 ) -> str:
@@ -188,17 +220,21 @@ def render(
             "—",
         ),
     ]
+    for mode, label in PEER_MODES.items():
+        if mode in peers:
+            run = peers[mode]
+            rows.append(
+                (
+                    label,
+                    f"{run['seconds']:.2f} s",
+                    mib(run["peak"]),
+                    f"{run['findings']} alerts",
+                    f"{run['seconds'] / sextant['seconds']:.1f}× Sextant's time",
+                )
+            )
+    peer = peers.get("minimal")
     if peer is not None:
         speedup = peer["seconds"] / sextant["seconds"]
-        rows.append(
-            (
-                "ydata-profiling, minimal",
-                f"{peer['seconds']:.2f} s",
-                mib(peer["peak"]),
-                f"{peer['findings']} alerts",
-                f"{1 / speedup:.1f}× Sextant's time",
-            )
-        )
         verdict = f"{'met' if speedup >= TARGET_SPEEDUP else '**missed**'} ({speedup:.1f}× faster)"
     else:
         verdict = f"not measured: {problem}"
@@ -208,10 +244,13 @@ def render(
 Measured {now_utc()} on {machine.markdown()}; ydata-profiling and its pandas: {version or "—"}.
 Data: {ROWS:,} rows × 30 mixed columns (numbers with gaps and outliers, skewed amounts,
 text of low and high cardinality, dates, booleans, a constant and a near-constant column, a
-binary target), {mib(size)} of Parquet. Each side in a fresh process; the time covers the
-profiling only, after reading the file; peak RSS is the process's `ru_maxrss`.
+binary target), {mib(size)} of Parquet. Each side in a fresh process, which reads the file
+and profiles its first {WARM_UP_ROWS:,} rows once untimed (the imports and first-call costs
+a long-lived worker pays once); the time covers the profiling of the whole table only; peak
+RSS is the process's `ru_maxrss`.
 
 {table(["side", "time", "peak RSS", "findings", "time vs Sextant"], rows)}
 
-Target: at least {TARGET_SPEEDUP:.0f}× faster than ydata-profiling in minimal mode: {verdict}.
+Target: at least {TARGET_SPEEDUP:.0f}× faster than ydata-profiling in minimal mode (its
+description, no HTML): {verdict}.
 """

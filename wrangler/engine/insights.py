@@ -20,9 +20,11 @@ and 30 columns, the leakage check at most 20,000 rows and 40 columns.
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import numpy as np
@@ -132,6 +134,28 @@ def _fmt(value: Any) -> str:
     if number is None:
         return "—"
     return f"{number:,}" if isinstance(number, int) else f"{number:,.4g}"
+
+
+def _quietly(check: Callable[..., Any]) -> Callable[..., Any]:
+    """``check`` under ``np.errstate(all="ignore")``, which a pool thread does not inherit."""
+
+    def run(*args: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return check(*args)
+
+    return run
+
+
+def _in_threads(
+    pool: ThreadPoolExecutor, check: Callable[..., Any], *args: Iterable[Any]
+) -> list[Any]:
+    return list(pool.map(_quietly(check), *args))
+
+
+def _spread(name: str, values: FloatArray, rows: int) -> list[dict[str, Any]]:
+    """The outlier and skew findings of one numeric column."""
+    found = (_outliers(name, values, rows), _skew(name, values))
+    return [f for f in found if f is not None]
 
 
 def _check_options(problem: str, seed: int) -> None:
@@ -406,9 +430,7 @@ def _anomalies(
             values = np.where(missing, np.nanmedian(values) if not missing.all() else 0.0, values)
         matrix[:, j] = values
     forest = IsolationForest(n_estimators=100, contamination="auto", random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        raw = forest.fit(matrix).score_samples(matrix)  # minus the anomaly score
+    raw = forest.fit(matrix).score_samples(matrix)  # minus the anomaly score
     loose = int((raw < forest.offset_).sum())  # what predict() calls -1, without rescoring
     clear = -raw >= ANOMALY_SCORE
     count = int(clear.sum())
@@ -554,53 +576,61 @@ def insights_profile(
         if known.empty:
             raise ValueError(f"Every row is missing the target {target!r}; pick another column.")
         resolved = resolve_problem(known, problem, target)
-    stats = [column_stats(df, name) for name in df.columns]
-    by_name = {s.name: s for s in stats}
+    # numpy and pandas release the GIL while they hash, partition and fit, so the columns'
+    # statistics and checks run on every core, and the isolation forest runs beside the
+    # correlation and leakage steps.
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        stats = _in_threads(pool, column_stats, [df] * df.shape[1], df.columns)
+        by_name = {s.name: s for s in stats}
 
-    findings = _missing_values(stats, target)
-    duplicate_rows = _duplicate_count(stats)
-    findings += _duplicates(duplicate_rows, rows)
-    findings += _constants(stats, target)
-    findings += _cardinality(stats, target)
+        findings = _missing_values(stats, target)
+        duplicate_rows = _duplicate_count(stats)
+        findings += _duplicates(duplicate_rows, rows)
+        findings += _constants(stats, target)
+        findings += _cardinality(stats, target)
 
-    # One float array per numeric column, shared by the outlier, skew, forest and
-    # correlation steps.
-    numeric: dict[str, FloatArray] = {}
-    with np.errstate(all="ignore"):
-        for s in stats:
-            if s.kind != "numeric" or s.count == 0:
-                continue
-            values = numeric_values(df[s.name])
-            values[~np.isfinite(values)] = np.nan
-            present = values[~np.isnan(values)]
-            if len(present) == 0:
-                continue
-            if not (s.name == target and resolved == "classification"):  # class codes
-                for check in (_outliers(s.name, present, rows), _skew(s.name, present)):
-                    if check is not None:
-                        findings.append(check)
-            if s.distinct > 1:
-                numeric[s.name] = values
-        sample = np.arange(rows, dtype=np.intp)
-        if rows > MAX_SAMPLE_ROWS:
-            rng = np.random.default_rng(seed)
-            sample = np.sort(rng.choice(rows, MAX_SAMPLE_ROWS, replace=False)).astype(np.intp)
-        # The target is what the rows are about, not one of their features.
-        features = [name for name in numeric if name != target][:MAX_FOREST_COLUMNS]
-        forest_columns = {name: numeric[name] for name in features}
-        anomaly = _anomalies(forest_columns, sample, seed)
+        # One float array per numeric column, shared by the outlier, skew, forest and
+        # correlation steps.
+        numeric: dict[str, FloatArray] = {}
+        checked: list[tuple[str, FloatArray]] = []
+        with np.errstate(all="ignore"):
+            for s in stats:
+                if s.kind != "numeric" or s.count == 0:
+                    continue
+                values = numeric_values(df[s.name])
+                values[~np.isfinite(values)] = np.nan
+                present = values[~np.isnan(values)]
+                if len(present) == 0:
+                    continue
+                if not (s.name == target and resolved == "classification"):  # class codes
+                    checked.append((s.name, present))
+                if s.distinct > 1:
+                    numeric[s.name] = values
+            sample = np.arange(rows, dtype=np.intp)
+            if rows > MAX_SAMPLE_ROWS:
+                rng = np.random.default_rng(seed)
+                sample = np.sort(rng.choice(rows, MAX_SAMPLE_ROWS, replace=False)).astype(np.intp)
+            # The target is what the rows are about, not one of their features.
+            features = [name for name in numeric if name != target][:MAX_FOREST_COLUMNS]
+            forest_columns = {name: numeric[name] for name in features}
+            forest = pool.submit(_quietly(_anomalies), forest_columns, sample, seed)
+            names = [name for name, _ in checked]
+            presents = [present for _, present in checked]
+            for found in _in_threads(pool, _spread, names, presents, [rows] * len(checked)):
+                findings += found
+            correlation = _correlation_figure(numeric, sample)
+
+        target_figure = None
+        if target is not None and resolved is not None:
+            if resolved == "classification":
+                imbalance = _class_imbalance(by_name[target], target, seed)
+                if imbalance is not None:
+                    findings.append(imbalance)
+            findings += _leakage(df, target, resolved, seed)
+            target_figure = _target_figure(df, target, resolved)
+        anomaly = forest.result()
         if anomaly is not None:
             findings.append(anomaly)
-        correlation = _correlation_figure(numeric, sample)
-
-    target_figure = None
-    if target is not None and resolved is not None:
-        if resolved == "classification":
-            imbalance = _class_imbalance(by_name[target], target, seed)
-            if imbalance is not None:
-                findings.append(imbalance)
-        findings += _leakage(df, target, resolved, seed)
-        target_figure = _target_figure(df, target, resolved)
 
     total_cells = rows * df.shape[1]
     summary = {
