@@ -10,9 +10,9 @@ Studio keeps). People's labels are
 ``annotations``; auto-labels are ``predictions`` with their confidence as ``score``, which
 Label Studio shows as pre-annotations to accept or correct.
 
-Brush masks are not exported (Label Studio's brush RLE is its own compressed RGBA
-encoding, not ours) and not imported (:class:`FormatError`: draw polygons instead);
-verification has no Label Studio form.
+Brush masks go as ``brushlabels`` in Label Studio's own compressed RLE
+(:mod:`labeling.engine.brush_rle`), from a ``BrushLabels`` control named "brush", and come
+back as our row-major runs; verification has no Label Studio form.
 
 Invariant: ``from_label_studio(to_label_studio(records))`` gives back the records' labels,
 coordinates up to float rounding of the percent conversion.
@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from labeling.engine import brush_rle
+from labeling.engine.consolidate import decode_rle, encode_rle
 from labeling.engine.records import (
     CLASSIFICATION,
     MULTILABEL,
@@ -45,6 +47,8 @@ from labeling.engine.records import (
 CONTROL: Final = "label"
 #: Video boxes come from a VideoRectangle control of their own, labeled by CONTROL.
 VIDEO_CONTROL: Final = "box"
+#: Brush masks come from a BrushLabels control beside the segmentation's polygons.
+BRUSH_CONTROL: Final = "brush"
 AUTO_MODEL_VERSION: Final = "sextant-auto"
 
 
@@ -61,7 +65,8 @@ def label_studio_config(*, task_type: str, labels: Sequence[str], data_key: str)
         "multi": f'<Choices {named} choice="multiple">{choices}</Choices>',
         "labels": f"<Labels {named}>{options}</Labels>",
         "rectanglelabels": f"<RectangleLabels {named}>{options}</RectangleLabels>",
-        "polygonlabels": f"<PolygonLabels {named}>{options}</PolygonLabels>",
+        "polygonlabels": f"<PolygonLabels {named}>{options}</PolygonLabels>"
+        f'<BrushLabels name="{BRUSH_CONTROL}" toName="{obj}">{options}</BrushLabels>',
         "videorectangle": f"<Labels {named}>{options}</Labels>"
         f'<VideoRectangle name="{VIDEO_CONTROL}" toName="{obj}"/>',
     }[_kind(task_type)]
@@ -74,8 +79,7 @@ def to_label_studio(
     """Label Studio tasks: people's labels as ``annotations``, auto-labels as ``predictions``
     (with their confidence as ``score``), so Label Studio shows them as pre-annotations.
 
-    Brush masks are left out: Label Studio's brush RLE is its own compressed RGBA encoding,
-    not ours; polygons go as ``polygonlabels``.
+    Segmentation polygons go as ``polygonlabels``, brush masks as ``brushlabels``.
     """
     check_task_type(task_type)
     kind = _kind(task_type)
@@ -149,7 +153,18 @@ def _result(record: Record, kind: str, obj: str, labels: Sequence[str]) -> list[
             results.append(
                 {"id": f"r{i + 1}", **base, **sized, "type": "polygonlabels", "value": value}
             )
-        # A brush mask has no Label Studio shape of ours: see to_label_studio.
+        elif "rle" in shape:
+            mask_height, mask_width = (int(v) for v in shape["size"])
+            mask = decode_rle(shape["rle"], mask_height, mask_width)
+            value = {
+                "format": "rle",
+                "rle": brush_rle.encode(mask),
+                "brushlabels": [shape["label"]],
+            }
+            result: dict[str, Any] = {"id": f"r{i + 1}", **base, "from_name": BRUSH_CONTROL}
+            # The mask's own size: its runs cover exactly that many pixels.
+            result |= {**sized, "original_width": mask_width, "original_height": mask_height}
+            results.append({**result, "type": "brushlabels", "value": value})
     return results
 
 
@@ -230,12 +245,13 @@ def _parse(result: list[Any], kind: str, labels: Sequence[str], where: str) -> L
         if not isinstance(item, Mapping) or not isinstance(item.get("value"), Mapping):
             raise FormatError("malformed_result", f"{where}: a result is an object with a value.")
         value, rtype = item["value"], item.get("type")
-        if rtype == "brushlabels":
+        if rtype == "brushlabels" and kind != "polygonlabels":
             raise FormatError(
-                "unsupported_shape",
-                f"{where}: brush masks from Label Studio cannot be imported; use polygons.",
+                "unsupported_shape", f"{where}: a brush mask only labels a segmentation."
             )
-        if kind in ("choices", "multi") and rtype == "choices":
+        if rtype == "brushlabels":
+            picked.extend(_parse_brush(item, known, where))
+        elif kind in ("choices", "multi") and rtype == "choices":
             picked.extend(_names(value, "choices", known, where))
         elif kind == "labels" and rtype == "labels":
             start, end = value.get("start"), value.get("end")
@@ -279,6 +295,24 @@ def _parse(result: list[Any], kind: str, labels: Sequence[str], where: str) -> L
     if kind == "multi":
         return sorted(set(picked), key=labels.index)
     return picked
+
+
+def _parse_brush(item: Mapping[str, Any], known: set[str], where: str) -> list[dict[str, Any]]:
+    width, height = _original_size(item, where)
+    value = item["value"]
+    if value.get("format", "rle") != "rle" or "rle" not in value:
+        raise FormatError("malformed_result", f"{where}: a brush mask holds its rle bytes.")
+    if width != int(width) or height != int(height):
+        raise FormatError("malformed_result", f"{where}: a brush mask's image size is whole.")
+    try:
+        mask = brush_rle.decode(value["rle"], int(height), int(width))
+    except brush_rle.BrushError as exc:
+        raise FormatError("malformed_result", f"{where}: {exc}.") from None
+    runs = encode_rle(mask)
+    return [
+        {"label": name, "rle": runs, "size": [int(height), int(width)]}
+        for name in _names(value, "brushlabels", known, where)
+    ]
 
 
 def _parse_track(item: Mapping[str, Any], known: set[str], where: str) -> dict[str, Any]:

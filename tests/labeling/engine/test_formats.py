@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from labeling.engine import brush_rle
 from labeling.engine.consolidate import decode_rle, encode_rle, rasterize
 from labeling.engine.formats import (
     FormatError,
@@ -64,6 +65,8 @@ BOXES = [
     {"label": "tree", "x": 150.5, "y": 0.25, "w": 49.5, "h": 99.75},
 ]
 POLYGON = {"label": "person", "points": [[10.0, 10.0], [60.0, 10.0], [60.0, 50.0], [10.0, 50.0]]}
+#: Label Studio's brush RLE of a 3×4 mask, as its own encoder writes it.
+LS_SMALL = [0, 0, 0, 48, 57, 27, 254, 19, 0, 159, 254, 248, 4, 127, 224]
 SPANS = [
     {"label": "person", "start": 0, "end": 12},
     {"label": "car", "start": 21, "end": 24},
@@ -372,6 +375,38 @@ def test_polygons_survive_a_trip_through_label_studio_in_percent() -> None:
     assert np.allclose(back[0]["points"], POLYGON["points"], rtol=1e-6)
 
 
+def test_brush_masks_survive_a_trip_through_label_studio_in_its_rle() -> None:
+    mask = np.zeros((100, 200), dtype=bool)
+    mask[20:60, 30:170] = True
+    mask[99, 199] = True
+    brush = {"label": "tree", "rle": encode_rle(mask), "size": [100, 200]}
+    (back,) = round_trip([record([POLYGON, brush])], "semantic_segmentation", "image")
+    assert back[0]["label"] == "person"
+    assert back[1] == brush
+    (task,) = to_label_studio(
+        [record([brush])], task_type="semantic_segmentation", labels=LABELS, data_key="image"
+    )
+    (result,) = task["annotations"][0]["result"]
+    assert result["type"] == "brushlabels"
+    assert (result["from_name"], result["to_name"]) == ("brush", "image")
+    assert (result["original_width"], result["original_height"]) == (200, 100)
+    assert result["value"]["format"] == "rle" and result["value"]["brushlabels"] == ["tree"]
+    assert np.array_equal(brush_rle.decode(result["value"]["rle"], 100, 200), mask)
+
+
+def test_a_label_studio_brush_mask_imports_as_our_runs() -> None:
+    # Bytes Label Studio's own encoder wrote for a 3×4 mask.
+    mask = np.zeros((3, 4), dtype=bool)
+    mask[1, 1:3] = True
+    mask[2, 3] = True
+    value = {"format": "rle", "rle": LS_SMALL, "brushlabels": ["car"]}
+    item = {"type": "brushlabels", "value": value, "original_width": 4, "original_height": 3}
+    tasks = [{"data": {"image": "a.png"}, "annotations": [{"result": [item]}]}]
+    ((row, label),) = from_label_studio(tasks, task_type="semantic_segmentation", labels=LABELS)
+    assert row is None
+    assert label == [{"label": "car", "rle": encode_rle(mask), "size": [3, 4]}]
+
+
 def test_tracks_survive_a_trip_through_label_studio() -> None:
     (back,) = round_trip([record(TRACKS, width=640, height=360)], "video_tracking", "video")
     assert [(t["id"], t["label"]) for t in back] == [(1, "car"), (2, "person")]
@@ -470,8 +505,50 @@ def test_pre_annotations_come_from_predictions_when_nobody_annotated() -> None:
                     ],
                 }
             ],
-            "semantic_segmentation",
+            "bounding_box",
             "unsupported_shape",
+        ),
+        (
+            [
+                {
+                    "data": {},
+                    "annotations": [
+                        {
+                            "result": [
+                                {
+                                    "type": "brushlabels",
+                                    "original_width": 4,
+                                    "original_height": 3,
+                                    "value": {"brushlabels": ["car"]},
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ],
+            "semantic_segmentation",
+            "malformed_result",
+        ),
+        (
+            [
+                {
+                    "data": {},
+                    "annotations": [
+                        {
+                            "result": [
+                                {
+                                    "type": "brushlabels",
+                                    "original_width": 5,  # LS_SMALL is 3×4
+                                    "original_height": 3,
+                                    "value": {"rle": LS_SMALL, "brushlabels": ["car"]},
+                                }
+                            ]
+                        }
+                    ],
+                }
+            ],
+            "semantic_segmentation",
+            "malformed_result",
         ),
         (
             [
@@ -503,5 +580,10 @@ def test_the_label_studio_config_names_what_the_export_uses() -> None:
     assert '<Image name="image" value="$image"/>' in config
     assert '<RectangleLabels name="label" toName="image">' in config
     assert '<Label value="tree"/>' in config
+    segmentation = label_studio_config(
+        task_type="semantic_segmentation", labels=LABELS, data_key="image"
+    )
+    assert '<PolygonLabels name="label" toName="image">' in segmentation
+    assert '<BrushLabels name="brush" toName="image">' in segmentation
     ner = label_studio_config(task_type="ner", labels=["A&B"], data_key="text")
     assert '<Labels name="label" toName="text"><Label value="A&amp;B"/>' in ner
