@@ -204,6 +204,7 @@ class Host:
             "models": models,
             "multi_model": row.spec.get("multi_model", False),
             "memory_budget_mb": row.spec.get("memory_budget_mb", 1024),
+            "memory_limit_mb": memory_limit_mb(row.spec),
             "host": self.address,
             "port": 0,
             "address_file": str(folder / "address"),
@@ -233,6 +234,16 @@ class Host:
             return
         _terminate(proc.popen)
         shutil.rmtree(proc.folder, ignore_errors=True)
+
+
+def memory_limit_mb(spec: dict[str, Any]) -> int:
+    """The address space a variant's model server may take: the setting, or the variant's
+    model memory budget plus 1 GiB for the interpreter and its libraries when that is more;
+    0 (no limit) when the setting is 0."""
+    setting = int(settings.SEXTANT_MODEL_SERVER_MEMORY_MB)
+    if setting <= 0:
+        return 0
+    return max(setting, int(spec.get("memory_budget_mb", 1024)) + 1024)
 
 
 def _set(server_id: int, **fields: Any) -> None:

@@ -269,6 +269,9 @@ SEXTANT_RUN_JOBS_INLINE = env_bool("SEXTANT_RUN_JOBS_INLINE", False)
 # A model host's name (default: the machine's) and the address routers reach its servers at.
 SEXTANT_MODEL_HOST_NAME = env_str("SEXTANT_MODEL_HOST_NAME", "")
 SEXTANT_MODEL_HOST_ADDRESS = env_str("SEXTANT_MODEL_HOST_ADDRESS", "127.0.0.1")
+# The address space (MiB) a model server may take: it runs uploaded models, which are code.
+# A variant's memory_budget_mb plus 1 GiB is allowed when that is more; 0 sets no limit.
+SEXTANT_MODEL_SERVER_MEMORY_MB = env_int("SEXTANT_MODEL_SERVER_MEMORY_MB", 4096)
 # How long a deploy waits for its model servers to come up.
 SEXTANT_DEPLOY_TIMEOUT = env_float("SEXTANT_DEPLOY_TIMEOUT", 180.0)
 # The largest invocation body (SageMaker's limit), and how often routers look for changes.

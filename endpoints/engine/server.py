@@ -3,8 +3,12 @@
 ``python -m endpoints.engine.server MANIFEST`` reads a JSON manifest::
 
     {"models": {"churn": {"path": ".../model.tar.gz", "version": "3"}},
-     "multi_model": false, "memory_budget_mb": 1024,
+     "multi_model": false, "memory_budget_mb": 1024, "memory_limit_mb": 4096,
      "host": "127.0.0.1", "port": 0, "address_file": ".../address"}
+
+``memory_limit_mb`` caps the process's address space before any model is unpickled (a model
+is code): a model that would take more fails with ``MemoryError`` instead of taking the
+machine's memory.
 
 A single-model server loads its model before it listens, so a model that cannot load fails
 the start (the reason on stderr) rather than the first request. A multi-model server loads a
@@ -26,6 +30,7 @@ import asyncio
 import gc
 import json
 import os
+import resource
 import signal
 import sys
 import time
@@ -268,6 +273,10 @@ def main(argv: list[str]) -> int:
         print("usage: python -m endpoints.engine.server MANIFEST", file=sys.stderr)
         return 2
     manifest = json.loads(Path(argv[0]).read_text())
+    limit = manifest.get("memory_limit_mb")
+    if limit:
+        size = int(limit) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
     try:
         import uvloop
 

@@ -179,3 +179,55 @@ def test_weights_split_traffic_and_a_zero_weight_gets_none():
     assert abs(drawn.count("A") / 20_000 - 0.7) < 0.02
     assert drawn.count("C") == 0
     assert route.variant("C") is c and route.variant("D") is None
+
+
+class _Allocate:
+    """Unpickles as ``bytearray(3 GiB)``: a model that takes far more memory than allowed."""
+
+    def __reduce__(self) -> tuple:
+        return (bytearray, (3 * 1024**3,))
+
+
+def test_a_model_past_the_servers_memory_limit_fails_its_start(tmp_path, linear_archive):
+    import io
+    import tarfile
+
+    import joblib
+
+    from training.engine.artifact import MODEL_FILE
+
+    bomb = tmp_path / "model.tar.gz"
+    with tarfile.open(linear_archive, "r:gz") as src, tarfile.open(bomb, "w:gz") as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read()
+            if member.name == MODEL_FILE:
+                buffer = io.BytesIO()
+                joblib.dump(_Allocate(), buffer)
+                data = buffer.getvalue()
+            info = tarfile.TarInfo(member.name)
+            info.size = len(data)
+            dst.addfile(info, io.BytesIO(data))
+    manifest = {"models": {"m/1": {"path": str(bomb), "version": "1"}}, "memory_limit_mb": 1024}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    done = subprocess.run(
+        [sys.executable, "-m", "endpoints.engine.server", str(tmp_path / "manifest.json")],
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "The model server could not start: MemoryError" in done.stderr
+
+
+def test_a_servers_memory_limit_grows_with_its_variants_model_budget(settings) -> None:
+    from endpoints.hosting import memory_limit_mb
+
+    settings.SEXTANT_MODEL_SERVER_MEMORY_MB = 4096
+    assert memory_limit_mb({"memory_budget_mb": 1024}) == 4096
+    assert memory_limit_mb({"memory_budget_mb": 8192}) == 8192 + 1024
+    assert memory_limit_mb({}) == 4096
+    settings.SEXTANT_MODEL_SERVER_MEMORY_MB = 0
+    assert memory_limit_mb({"memory_budget_mb": 8192}) == 0
