@@ -845,6 +845,35 @@
     }
   });
 
+  // The report's column details: the preview's summaries, one row a column.
+  function columnDetails(columns) {
+    const wrap = document.createElement("section");
+    wrap.className = "fe-columns";
+    const h = document.createElement("h3"); h.textContent = "Columns"; wrap.appendChild(h);
+    const table = document.createElement("table");
+    table.className = "fe-preview fe-column-details";
+    const head = table.createTHead().insertRow();
+    ["column", "type", "distribution", "missing", "distinct", "mean or most frequent"].forEach((c) => {
+      const th = document.createElement("th"); th.textContent = c; head.appendChild(th);
+    });
+    const body = table.createTBody();
+    columns.forEach((c) => {
+      const tr = body.insertRow();
+      tr.dataset.column = c.name;
+      tr.insertCell().textContent = c.name;
+      const type = tr.insertCell(); type.textContent = c.dtype; type.className = "fe-type";
+      tr.insertCell().appendChild(miniChart(c));
+      const miss = tr.insertCell(); miss.className = "num"; miss.textContent = `${c.missing_pct}%`;
+      const dist = tr.insertCell(); dist.className = "num"; dist.textContent = c.distinct.toLocaleString();
+      const what = tr.insertCell();
+      if (c.histogram) { what.className = "num"; what.textContent = Number(c.mean.toPrecision(6)).toLocaleString(); }
+      else if (c.top && c.top.length) what.textContent = `${c.top[0].value} (${c.top[0].count.toLocaleString()})`;
+      else { what.textContent = "—"; what.className = "null"; }
+    });
+    wrap.appendChild(table);
+    return wrap;
+  }
+
   function addRecommended(rec) {
     if (!cfg.canWrite || !rec) return;
     const from = selected && node(selected);
@@ -905,6 +934,7 @@
       for (const key of ["missing", "correlation", "target", "confusion_matrix", "importances"]) {
         if (rep.figures[key]) await drawFigure(figs, rep.figures[key], `${cfg.flow.name}-${key}`);
       }
+      if (rep.columns && rep.columns.length) out.appendChild(columnDetails(rep.columns));
     } catch (err) {
       out.innerHTML = `<div class="fe-msg is-error"></div>`;
       out.firstChild.textContent = (err.api && err.api.message) || err.message;

@@ -150,6 +150,13 @@ def test_analyses_and_insights_in_the_editor_add_a_recommended_fix(browser_page,
     page.click("[data-insights-form] button[type=submit]")
     finding = page.locator(".fe-finding[data-check=missing_values]")
     finding.wait_for(timeout=60_000)
+    # Each column's details close the report: its distribution, missing share, distinct count.
+    age = page.locator(".fe-column-details tr[data-column=age]")
+    age.wait_for(timeout=30_000)
+    assert age.locator("svg.fe-mini rect").count() == 20
+    assert "25%" in age.inner_text()  # every fourth age is empty
+    plan = page.locator(".fe-column-details tr[data-column=plan]").inner_text()
+    assert "basic (200)" in plan or "pro (200)" in plan
     page.screenshot(path=str(tmp_path / "insights.png"))
     finding.locator("[data-recommend=fill_missing]").click()
     assert page.locator("[data-node='fill_missing-1']").count() == 1

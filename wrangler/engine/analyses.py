@@ -392,7 +392,8 @@ class ColumnStats:
     """What one pass over a column learns: counts, distinct values, the most frequent one.
 
     ``codes`` are the factorized values (-1 for missing), kept so that whole-row duplicates
-    can be found from them without hashing the frame again.
+    can be found from them without hashing the frame again; ``uniques`` are the distinct
+    values the codes index.
     """
 
     name: str
@@ -404,6 +405,7 @@ class ColumnStats:
     top: Any
     top_count: int
     codes: IntArray
+    uniques: Any = None
 
     @property
     def count(self) -> int:
@@ -426,6 +428,7 @@ def column_stats(df: pd.DataFrame, name: str) -> ColumnStats:
         top=json_scalar(uniques[top_index]) if top_index >= 0 else None,
         top_count=int(counts[top_index]) if top_index >= 0 else 0,
         codes=codes,
+        uniques=uniques,
     )
 
 

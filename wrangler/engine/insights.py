@@ -72,6 +72,10 @@ CHECKS: Final = (
 )
 FIGURES: Final = ("missing", "correlation", "target", "confusion_matrix", "importances")
 
+#: Bars of a numeric column's histogram, and most frequent values listed for the others,
+#: in the report's column details (as in a node's preview).
+HISTOGRAM_BINS: Final = 20
+TOP_VALUES: Final = 8
 #: Rows the isolation forest and the correlation heatmap look at (a random sample beyond).
 MAX_SAMPLE_ROWS: Final = 50_000
 #: Columns the isolation forest and the correlation heatmap use (the first ones).
@@ -150,6 +154,34 @@ def _in_threads(
     pool: ThreadPoolExecutor, check: Callable[..., Any], *args: Iterable[Any]
 ) -> list[Any]:
     return list(pool.map(_quietly(check), *args))
+
+
+def _column_details(stats: ColumnStats, present: FloatArray | None) -> dict[str, Any]:
+    """One column's details, in the shape of a preview's column summary: missing share,
+    distinct count, then a histogram with min, max and mean (numbers) or the most frequent
+    values (the rest)."""
+    details: dict[str, Any] = {
+        "name": stats.name,
+        "kind": stats.kind,
+        "dtype": stats.dtype,
+        "missing": stats.missing,
+        "missing_pct": _pct(stats.missing, stats.rows),
+        "distinct": stats.distinct,
+    }
+    if present is not None and len(present):
+        counts, edges = np.histogram(present, bins=HISTOGRAM_BINS)
+        details["histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
+        details["min"], details["max"] = float(present.min()), float(present.max())
+        details["mean"] = float(present.mean())
+    elif stats.count and stats.uniques is not None:
+        counts = np.bincount(stats.codes[stats.codes >= 0], minlength=stats.distinct)
+        order = np.argsort(-counts, kind="stable")[:TOP_VALUES]
+        # Written as the preview writes them: the values' own dtype turned to text.
+        texts = pd.Series(stats.uniques[order]).astype(str).tolist()
+        details["top"] = [
+            {"value": text, "count": int(counts[i])} for text, i in zip(texts, order, strict=True)
+        ]
+    return details
 
 
 def _spread(name: str, values: FloatArray, rows: int) -> list[dict[str, Any]]:
@@ -561,8 +593,11 @@ def _target_figure(df: pd.DataFrame, target: str, problem: str) -> go.Figure:
 def insights_profile(
     df: pd.DataFrame, *, target: str | None = None, problem: str = "auto", seed: int = 0
 ) -> dict[str, Any]:
-    """Every data check on ``df``: ``{"summary", "findings", "figures"}``.
+    """Every data check on ``df``: ``{"summary", "columns", "findings", "figures"}``.
 
+    ``columns`` has each column's details in the shape of a preview's column summary
+    (``name``, ``kind``, ``dtype``, ``missing``, ``missing_pct``, ``distinct``, then
+    ``histogram`` with ``min``, ``max`` and ``mean`` for numbers, ``top`` for the rest);
     ``figures`` holds ``missing``, ``correlation`` and ``target`` (plotly dicts or None);
     the findings are sorted by severity, then check.
     """
@@ -593,6 +628,7 @@ def insights_profile(
         # correlation steps.
         numeric: dict[str, FloatArray] = {}
         checked: list[tuple[str, FloatArray]] = []
+        finite: dict[str, FloatArray] = {}
         with np.errstate(all="ignore"):
             for s in stats:
                 if s.kind != "numeric" or s.count == 0:
@@ -602,6 +638,7 @@ def insights_profile(
                 present = values[~np.isnan(values)]
                 if len(present) == 0:
                     continue
+                finite[s.name] = present
                 if not (s.name == target and resolved == "classification"):  # class codes
                     checked.append((s.name, present))
                 if s.distinct > 1:
@@ -619,6 +656,12 @@ def insights_profile(
             for found in _in_threads(pool, _spread, names, presents, [rows] * len(checked)):
                 findings += found
             correlation = _correlation_figure(numeric, sample)
+            columns = _in_threads(
+                pool,
+                _column_details,
+                stats,
+                [finite.get(s.name) if s.kind == "numeric" else None for s in stats],
+            )
 
         target_figure = None
         if target is not None and resolved is not None:
@@ -647,6 +690,7 @@ def insights_profile(
     missing = _missing_figure(stats)
     return {
         "summary": summary,
+        "columns": columns,
         "findings": sorted(findings, key=_sort_key),
         "figures": {
             "missing": to_json(missing) if missing is not None else None,
@@ -777,7 +821,7 @@ def insights_report(
     model: bool = True,
     max_model_rows: int = 20_000,
 ) -> dict[str, Any]:
-    """The whole report: ``{"summary", "findings", "figures", "model", "timings"}``.
+    """The whole report: ``{"summary", "columns", "findings", "figures", "model", "timings"}``.
 
     A model is fitted only with a target and ``model=True``; when the data cannot train one
     (too few rows, a single class) the report says why in an info finding instead.
@@ -814,6 +858,7 @@ def insights_report(
         model_s = time.perf_counter() - started
     return {
         "summary": profile["summary"],
+        "columns": profile["columns"],
         "findings": sorted(findings, key=_sort_key),
         "figures": figures,
         "model": metrics,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from wrangler.engine.analyses import run_analysis
+from wrangler.engine.analyses import factorize, run_analysis
 from wrangler.engine.insights import insights_report
 
 PREVIEW_ROWS = 100
@@ -32,7 +32,8 @@ def column_summary(series: pd.Series) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "missing": missing,
         "missing_pct": round(100.0 * missing / n, 2) if n else 0.0,
-        "distinct": int(series.nunique(dropna=True)) if n else 0,
+        # factorize compares unhashable values (lists, dicts) by their text.
+        "distinct": len(factorize(series)[1]) if n else 0,
     }
     values = series.dropna()
     if pd.api.types.is_bool_dtype(series):

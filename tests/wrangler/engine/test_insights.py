@@ -24,6 +24,7 @@ from wrangler.engine.insights import (
     skewness,
 )
 from wrangler.engine.params import check_params
+from wrangler.engine.preview import column_summary
 from wrangler.engine.registry import get_transform
 
 pytestmark = [
@@ -72,11 +73,43 @@ def assert_recommendation_applies(df: pd.DataFrame, finding: dict[str, Any]) -> 
 # ---------------------------------------------------------------- the report's shape
 
 
+def test_each_columns_details_are_what_the_preview_summarises() -> None:
+    rng = np.random.default_rng(3)
+    n = 3000
+    amount = rng.lognormal(3, 1, n)
+    amount[::17] = np.nan
+    df = pd.DataFrame(
+        {
+            "amount": amount,
+            "count": rng.integers(0, 9, n),
+            "plan": pd.array(rng.choice(["basic", "pro", "team"], n, p=[0.6, 0.3, 0.1]), "str"),
+            "active": rng.random(n) < 0.4,
+            "day": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 30, n), "D"),
+            "tags": pd.Series([["a", "b"] if i % 3 else ["c"] for i in range(n)]),
+            "empty": np.full(n, np.nan),
+        }
+    )
+    columns = {c["name"]: c for c in insights_profile(df)["columns"]}
+    for name in df.columns:
+        details = columns[name]
+        assert {k: details[k] for k in column_summary(df[name])} == column_summary(df[name])
+    assert (
+        columns["amount"]["kind"] == "numeric"
+        and len(columns["amount"]["histogram"]["counts"]) == 20
+    )
+    assert columns["plan"]["top"][0] == {"value": "basic", "count": int((df.plan == "basic").sum())}
+    assert "histogram" not in columns["empty"] and "top" not in columns["empty"]
+    assert columns["empty"]["missing_pct"] == 100.0
+    # Lists are compared by their text, in the preview as in the report.
+    assert column_summary(df["tags"])["distinct"] == columns["tags"]["distinct"] == 2
+
+
 def test_the_report_has_the_contract_shape_and_is_json_safe() -> None:
     df = clean_frame()
     report = insights_report(df, target="label")
     assert json.loads(json.dumps(report, allow_nan=False)) == report
-    assert set(report) == {"summary", "findings", "figures", "model", "timings"}
+    assert set(report) == {"summary", "columns", "findings", "figures", "model", "timings"}
+    assert [c["name"] for c in report["columns"]] == list(df.columns)
     assert set(report["figures"]) == set(FIGURES)
     assert report["summary"] == {
         "rows": 1000,
