@@ -174,4 +174,7 @@ def latest_executions(schedule_ids: list[int]) -> dict[int, MonitoringExecution]
 
 
 def unread_alert_count(user: Any, project_id: Any) -> int:
-    return alert_list(user, project_id=project_id, unread=True).count()
+    """The project's unread alerts the user may read; 0 for a role that may not (a labeler
+    sees the sidebar too) or a stranger, rather than an error."""
+    qs = _scoped(MonitoringAlert.objects.all(), user, None)
+    return qs.filter(project_id=project_id, read_at__isnull=True).count()

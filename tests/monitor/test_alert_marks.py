@@ -46,3 +46,14 @@ def test_read_alerts_leave_no_mark_and_strangers_never_see_them(
     MonitoringAlert.objects.filter(project=project).update(read_at="2026-12-07T00:00:00Z")
     html = page(client, member)
     assert "nav-count" not in html and "home-monitoring" not in html
+
+
+def test_a_labelers_pages_count_no_alerts_and_log_no_error(
+    client: Client, labeler: Any, owner: Any, project: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed_monitoring(project, owner)
+    assert MonitoringAlert.objects.filter(project=project, read_at__isnull=True).exists()
+    with caplog.at_level("ERROR"):
+        html = page(client, labeler, "/portal/")
+    assert "nav-count" not in html and "home-monitoring" not in html
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
