@@ -51,6 +51,7 @@ get_user_model().objects.create_user(
 )
 """
 IMAGE_SIZE = (320, 240)
+VIDEO_FRAMES = 40
 SCREENSHOTS = os.environ.get("SEXTANT_SCREENSHOTS", "")
 
 
@@ -166,7 +167,28 @@ def jobs(studio: LiveStudio) -> dict[str, dict[str, Any]]:
         workers_per_item=1,
         instructions="Draw a tight box around every **car** and **person**.",
     )
-    return {"text": text, "boxes": boxes}
+    clip = io.BytesIO()
+    with zipfile.ZipFile(clip, "w") as z:
+        for i in range(VIDEO_FRAMES):  # one folder: one sequence, one task
+            z.writestr(f"clip/frame{i:03d}.png", street_png(i % 6))
+    frames = wait_ready_dataset(
+        studio,
+        studio.api(
+            "POST",
+            "/api/v1/datasets/",
+            data={"project": studio.project, "name": "clip"},
+            files={"file": ("clip.zip", clip.getvalue())},
+        ),
+    )
+    video = create_job(
+        studio,
+        name="Street tracking",
+        dataset=frames["id"],
+        task_type="video_tracking",
+        labels=["car", "person"],
+        workers_per_item=1,
+    )
+    return {"text": text, "boxes": boxes, "video": video}
 
 
 @pytest.fixture
@@ -206,9 +228,9 @@ def test_a_labeler_classifies_three_reviews_with_the_keyboard_only(
 ) -> None:
     page = labeler_page
     job = jobs["text"]
-    # The portal's home lists both jobs.
+    # The portal's home lists the labeler's jobs.
     cards = page.locator("[data-job]")
-    assert cards.count() == 2
+    assert cards.count() == 3
     assert "Review sentiment" in page.locator(".p-jobs").inner_text()
     shot(page, "portal-home.png")
     page.goto(f"/portal/jobs/{job['id']}/")
@@ -303,3 +325,32 @@ def test_a_labeler_draws_a_box_with_the_mouse(
     page.keyboard.press("z")
     assert abs(page.evaluate(value)[1]["w"] - 24) <= 2
     shot(page, "portal-boxes.png")
+
+
+def test_a_video_fetches_its_frames_a_little_ahead_of_the_labeler(
+    labeler_page: Any, jobs: dict[str, Any]
+) -> None:
+    page = labeler_page
+    fetched: set[int] = set()
+
+    def seen(request: Any) -> None:
+        found = re.search(r"[?&]frame=(\d+)", request.url)
+        if found:
+            fetched.add(int(found.group(1)))
+
+    page.on("request", seen)
+    page.goto(f"/portal/jobs/{jobs['video']['id']}/")
+    task = wait_for_task(page)
+    assert len(task["item"]["data"]["frames"]) == VIDEO_FRAMES
+    page.locator(".vid-area .img-wrap:not(.is-loading)").wait_for()
+    page.wait_for_timeout(300)
+    # The first frames only, not the whole sequence.
+    assert 0 in fetched and fetched <= set(range(13)), sorted(fetched)
+
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")  # frame 21 of 40
+    deadline = time.monotonic() + 10
+    while 32 not in fetched and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert set(range(17, 33)) <= fetched, sorted(fetched)
+    assert max(fetched) == 32

@@ -37,8 +37,16 @@
     var area = P.el("div", { class: "vid-area" }, col);
     var bar = P.el("div", { class: "vid-bar" }, col);
     var stage = new P.ImageStage(area, { src: frames[0], width: ctx.data.width, height: ctx.data.height });
-    // Every frame is fetched once, up front, so stepping through them is instant.
-    var preload = frames.map(function (src) { var im = new Image(); im.src = src; return im; });
+    // Frames are fetched a little ahead of the one shown (and a few behind), so a long
+    // sequence does not download whole before its first frame, yet stepping stays instant.
+    var AHEAD = 12, BEHIND = 3;
+    var preload = {};
+    function warm(at) {
+      for (var i = Math.max(0, at - BEHIND); i <= Math.min(N - 1, at + AHEAD); i++) {
+        if (!preload[i]) { preload[i] = new Image(); preload[i].src = frames[i]; }
+      }
+    }
+    warm(0);
 
     var f = 0;
     var tracks = [];
@@ -223,6 +231,7 @@
       if (!N) return;
       f = P.clamp(n, 0, N - 1);
       stage.setSrc(frames[f]);
+      warm(f);
       if (ghostTracks.length) ghost();
       else layer.render();
       renderBar();
@@ -352,7 +361,7 @@
         ["Z", "Undo"],
       ],
       destroy: function () {
-        preload.length = 0;
+        preload = {};
         stage.destroy();
         ctx.stage.innerHTML = "";
       },
