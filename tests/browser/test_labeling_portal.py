@@ -1,6 +1,7 @@
 """A labeler works in the labeling portal, in Chromium against a real studio: three reviews
-classified with the keyboard alone, and a box drawn with the mouse on an image, each answer
-then read back through the API as the scientist who runs the jobs.
+classified with the keyboard alone, a box drawn with the mouse on an image, and named
+entities marked with the keyboard and the mouse, each answer then read back through the API
+as the scientist who runs the jobs.
 
 With SEXTANT_SCREENSHOTS=<folder> the tests also leave portal-home.png, portal-text.png and
 portal-boxes.png there (docs/images holds the ones the documentation shows).
@@ -52,6 +53,8 @@ get_user_model().objects.create_user(
 """
 IMAGE_SIZE = (320, 240)
 VIDEO_FRAMES = 40
+# An emoji first: offsets are in code points, where JavaScript counts it twice.
+BIO = "🙂 Ada Lovelace met Charles Babbage in London, and wrote the first program."
 SCREENSHOTS = os.environ.get("SEXTANT_SCREENSHOTS", "")
 
 
@@ -188,7 +191,25 @@ def jobs(studio: LiveStudio) -> dict[str, dict[str, Any]]:
         labels=["car", "person"],
         workers_per_item=1,
     )
-    return {"text": text, "boxes": boxes, "video": video}
+    bios = wait_ready_dataset(
+        studio,
+        studio.api(
+            "POST",
+            "/api/v1/datasets/",
+            data={"project": studio.project, "name": "bios"},
+            files={"file": ("bios.csv", f'id,text\n0,"{BIO}"\n'.encode())},
+        ),
+    )
+    entities = create_job(
+        studio,
+        name="People and places",
+        dataset=bios["id"],
+        task_type="ner",
+        data_column="text",
+        labels=["person", "place", "work"],
+        workers_per_item=1,
+    )
+    return {"text": text, "boxes": boxes, "video": video, "ner": entities}
 
 
 @pytest.fixture
@@ -230,7 +251,7 @@ def test_a_labeler_classifies_three_reviews_with_the_keyboard_only(
     job = jobs["text"]
     # The portal's home lists the labeler's jobs.
     cards = page.locator("[data-job]")
-    assert cards.count() == 3
+    assert cards.count() == 4
     assert "Review sentiment" in page.locator(".p-jobs").inner_text()
     shot(page, "portal-home.png")
     page.goto(f"/portal/jobs/{job['id']}/")
@@ -354,3 +375,89 @@ def test_a_video_fetches_its_frames_a_little_ahead_of_the_labeler(
         page.wait_for_timeout(100)
     assert set(range(17, 33)) <= fetched, sorted(fetched)
     assert max(fetched) == 32
+
+
+def span(label: str, words: str) -> dict[str, Any]:
+    """``words``'s place in BIO, in code points (the emoji counts once)."""
+    start = BIO.index(words)
+    return {"label": label, "start": start, "end": start + len(words)}
+
+
+def test_a_labeler_marks_entities_with_the_keyboard_and_the_mouse(
+    labeler_page: Any, studio: LiveStudio, jobs: dict[str, Any]
+) -> None:
+    page = labeler_page
+    job = jobs["ner"]
+    page.goto(f"/portal/jobs/{job['id']}/")
+    task = wait_for_task(page)
+    value = "window.SextantPortal.state.editor.value()"
+    selected = page.locator(".ner .is-kbd")
+
+    # The words are: 🙂 Ada Lovelace met Charles Babbage in London , and wrote …
+    page.keyboard.press("ArrowRight")  # the cursor appears on the first word, the emoji
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    assert "".join(selected.all_inner_texts()) == "Ada Lovelace"
+    page.keyboard.press("m")
+    for _ in range(2):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("m")
+    page.keyboard.press("2")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert selected.inner_text() == "London"
+    page.keyboard.press("m")
+    assert page.evaluate(value) == [
+        span("person", "Ada Lovelace"),
+        span("person", "Charles Babbage"),
+        span("place", "London"),
+    ]
+
+    # Delete removes the span under the cursor; Z brings it back.
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")  # on "Babbage"
+    page.keyboard.press("Delete")
+    assert [s["label"] for s in page.evaluate(value)] == ["person", "place"]
+    page.keyboard.press("z")
+    assert len(page.evaluate(value)) == 3
+
+    # With the mouse: choose "work", then select "the first program" by dragging over it.
+    page.keyboard.press("Escape")
+    page.keyboard.press("3")
+    text_box = page.evaluate(
+        """() => {
+          const seg = [...document.querySelectorAll('.ner .seg')]
+            .find(s => s.textContent.includes('the first program'));
+          const node = seg.firstChild, at = node.data.indexOf('the first program');
+          const r = document.createRange();
+          r.setStart(node, at); r.setEnd(node, at + 'the first program'.length);
+          const rects = r.getClientRects();
+          const a = rects[0], b = rects[rects.length - 1];
+          return {x0: a.left + 1, y0: a.top + a.height / 2,
+                  x1: b.right - 1, y1: b.top + b.height / 2};
+        }"""
+    )
+    page.mouse.move(text_box["x0"], text_box["y0"])
+    page.mouse.down()
+    page.mouse.move(text_box["x1"], text_box["y1"], steps=6)
+    page.mouse.up()
+    marked = page.evaluate(value)
+    assert span("work", "the first program") in marked, marked
+    page.keyboard.press("End")
+    for _ in range(4):
+        page.keyboard.press("ArrowLeft")
+    assert selected.inner_text() == "wrote"
+    shot(page, "portal-ner.png")
+
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('[data-session-count]').textContent === '1'"
+    )
+    [answer] = answers(studio, job["id"])[task["item"]["id"]]
+    assert sorted(answer["label"], key=lambda s: s["start"]) == [
+        span("person", "Ada Lovelace"),
+        span("person", "Charles Babbage"),
+        span("place", "London"),
+        span("work", "the first program"),
+    ]

@@ -1,4 +1,6 @@
-/* Named entities: select text with the mouse and it becomes a span of the active class.
+/* Named entities: select text with the mouse and it becomes a span of the active class; or,
+   from the keyboard, move a word cursor with the arrows, stretch it with Shift and mark it
+   with M.
 
    Offsets are CHARACTER offsets into the original text, end exclusive, as Python counts
    characters (code points): JavaScript strings count UTF-16 units, so an emoji is two of
@@ -11,6 +13,28 @@
 
   function cpLength(s) { return Array.from(s).length; }
 
+  var WORD = /[\p{L}\p{N}\p{M}_]/u;
+  var JOINER = /['’.\-]/u;
+
+  // The units the keyboard cursor moves over, as [start, end) code-point offsets: runs of
+  // letters and digits (joined across an apostrophe, hyphen or point inside a word: "don't",
+  // "e-mail", "3.5"), and every other visible character on its own.
+  function tokenize(chars) {
+    var out = [];
+    var i = 0;
+    while (i < chars.length) {
+      if (/\s/u.test(chars[i])) { i++; continue; }
+      var j = i + 1;
+      if (WORD.test(chars[i])) {
+        while (j < chars.length && (WORD.test(chars[j]) ||
+          (JOINER.test(chars[j]) && j + 1 < chars.length && WORD.test(chars[j + 1])))) j++;
+      }
+      out.push([i, j]);
+      i = j;
+    }
+    return out;
+  }
+
   P.editors.ner = function (ctx) {
     var labels = ctx.labels;
     var text = ctx.data.text || "";
@@ -21,6 +45,10 @@
     var active = 0;
     var history = [];
     var hover = -1;
+    var tokens = tokenize(chars);
+    // The keyboard selection: tokens from `anchor` to `cursor`; no cursor until an arrow key.
+    var cursor = -1;
+    var anchor = null;
 
     (Array.isArray(ctx.initial) ? ctx.initial : []).forEach(function (s) {
       var i = labels.indexOf(s.label);
@@ -32,15 +60,25 @@
       if (history.length > 200) history.shift();
     }
 
+    function keyRange() {
+      if (cursor < 0) return null;
+      var from = anchor === null ? cursor : Math.min(anchor, cursor);
+      var to = anchor === null ? cursor : Math.max(anchor, cursor);
+      return { start: tokens[from][0], end: tokens[to][1] };
+    }
+
     function render() {
       body.innerHTML = "";
       var cuts = [0, chars.length];
       spans.forEach(function (s) { cuts.push(s.start, s.end); });
+      var kb = keyRange();
+      if (kb) cuts.push(kb.start, kb.end);
       cuts = cuts.filter(function (v, i, a) { return a.indexOf(v) === i; }).sort(function (a, b) { return a - b; });
       for (var k = 0; k + 1 < cuts.length; k++) {
         var a = cuts[k], b = cuts[k + 1];
         var seg = P.el("span", { class: "seg", "data-start": a }, body);
         seg.textContent = chars.slice(a, b).join("");
+        if (kb && kb.start <= a && kb.end >= b) seg.classList.add("is-kbd");
         var over = [];
         spans.forEach(function (s, i) { if (s.start <= a && s.end >= b) over.push(i); });
         if (over.length) {
@@ -66,6 +104,8 @@
         });
       }
       if (!chars.length) body.textContent = "(This item has no text.)";
+      var first = body.querySelector(".is-kbd");
+      if (first && first.scrollIntoView) first.scrollIntoView({ block: "nearest" });
       renderList();
     }
 
@@ -80,7 +120,7 @@
           onDelete: ctx.readOnly ? null : function () { remove(i); },
           onHover: function (on) { hover = on ? i : -1; render(); },
         };
-      }), ctx.readOnly ? "No spans." : "Select text to mark a span.");
+      }), ctx.readOnly ? "No spans." : "Select text, or move with ← → (Shift to stretch) and press M, to mark a span.");
     }
 
     function remove(i) {
@@ -117,6 +157,14 @@
       return chars.length;
     }
 
+    function mark(a, b) {
+      snapshot();
+      // The same stretch marked again takes the new class.
+      spans = spans.filter(function (s) { return !(s.start === a && s.end === b); });
+      spans.push({ label: active, start: a, end: b });
+      changed();
+    }
+
     function fromSelection() {
       var sel = window.getSelection();
       if (!sel || sel.isCollapsed || !sel.rangeCount) return false;
@@ -130,12 +178,29 @@
       while (a < b && /\s/.test(chars[a])) a++;
       while (b > a && /\s/.test(chars[b - 1])) b--;
       if (a >= b) return true;
-      snapshot();
-      // The same stretch marked again takes the new class.
-      spans = spans.filter(function (s) { return !(s.start === a && s.end === b); });
-      spans.push({ label: active, start: a, end: b });
-      changed();
+      mark(a, b);
       return true;
+    }
+
+    // ← → move the word cursor, Shift stretches the selection, Home/End go to either end.
+    function move(to, stretch) {
+      if (!tokens.length) return;
+      if (stretch && anchor === null) anchor = cursor < 0 ? Math.max(0, Math.min(to, tokens.length - 1)) : cursor;
+      if (!stretch) anchor = null;
+      cursor = Math.max(0, Math.min(to, tokens.length - 1));
+      render();
+    }
+
+    // The innermost span covering the cursor's word.
+    function spanAtCursor() {
+      if (cursor < 0) return -1;
+      var t = tokens[cursor];
+      var best = -1;
+      spans.forEach(function (s, i) {
+        if (s.start < t[1] && s.end > t[0] &&
+          (best < 0 || s.end - s.start < spans[best].end - spans[best].start)) best = i;
+      });
+      return best;
     }
 
     function onUp(ev) {
@@ -164,6 +229,27 @@
         if (ev.key === "Escape") {
           var sel = window.getSelection();
           if (sel && !sel.isCollapsed) { sel.removeAllRanges(); return true; }
+          if (anchor !== null) { anchor = null; render(); return true; }
+          if (cursor >= 0) { cursor = -1; render(); return true; }
+          return false;
+        }
+        if (ctx.readOnly || ev.ctrlKey || ev.metaKey) return false;
+        var at = cursor < 0 ? -1 : cursor;
+        if (ev.key === "ArrowRight") { move(at < 0 ? 0 : at + 1, ev.shiftKey); return true; }
+        if (ev.key === "ArrowLeft") { move(at < 0 ? 0 : at - 1, ev.shiftKey); return true; }
+        if (ev.key === "Home") { move(0, ev.shiftKey); return true; }
+        if (ev.key === "End") { move(tokens.length - 1, ev.shiftKey); return true; }
+        if ((ev.key === "m" || ev.key === "M") && cursor >= 0) {
+          var r = keyRange();
+          anchor = null;
+          mark(r.start, r.end);
+          return true;
+        }
+        if (ev.key === "Delete" || ev.key === "Backspace") {
+          var i = spanAtCursor();
+          if (i < 0) return false;
+          remove(i);
+          return true;
         }
         return false;
       },
@@ -176,6 +262,11 @@
         ["1 – 9", "Choose the class of the next span"],
         ["Select text", "Mark it as a span of that class"],
         ["Click a span", "Remove it"],
+        ["← →", "Move the word cursor (Home, End: to either end)"],
+        ["Shift + ← →", "Stretch the selection word by word"],
+        ["M", "Mark the selection as a span of the chosen class"],
+        ["Delete", "Remove the span under the cursor"],
+        ["Esc", "Clear the selection"],
         ["Z", "Undo"],
       ],
       destroy: function () {
