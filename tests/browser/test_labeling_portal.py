@@ -88,7 +88,14 @@ def street_png(i: int) -> bytes:
     return buffer.getvalue()
 
 
-def wait_ready_dataset(studio: LiveStudio, response: Any) -> dict[str, Any]:
+def upload_dataset(studio: LiveStudio, name: str, filename: str, content: bytes) -> dict[str, Any]:
+    """A dataset uploaded to the studio's project, once it is Ready."""
+    response = studio.api(
+        "POST",
+        "/api/v1/datasets/",
+        data={"project": studio.project, "name": name},
+        files={"file": (filename, content)},
+    )
     assert response.status_code == 201, response.text
     dataset = response.json()
     studio.wait_job(dataset["ingest_job"], lambda j: j["status"] in ("Completed", "Failed"))
@@ -129,28 +136,12 @@ def jobs(studio: LiveStudio) -> dict[str, dict[str, Any]]:
     )
     assert added.status_code == 201, added.text
     csv = "id,text\n" + "".join(f'{i},"{text}"\n' for i, text in enumerate(REVIEWS))
-    reviews = wait_ready_dataset(
-        studio,
-        studio.api(
-            "POST",
-            "/api/v1/datasets/",
-            data={"project": studio.project, "name": "reviews"},
-            files={"file": ("reviews.csv", csv.encode())},
-        ),
-    )
+    reviews = upload_dataset(studio, "reviews", "reviews.csv", csv.encode())
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         for i in range(3):
             z.writestr(f"street/scene{i}.png", street_png(i))
-    streets = wait_ready_dataset(
-        studio,
-        studio.api(
-            "POST",
-            "/api/v1/datasets/",
-            data={"project": studio.project, "name": "streets"},
-            files={"file": ("streets.zip", archive.getvalue())},
-        ),
-    )
+    streets = upload_dataset(studio, "streets", "streets.zip", archive.getvalue())
     text = create_job(
         studio,
         name="Review sentiment",
@@ -174,15 +165,7 @@ def jobs(studio: LiveStudio) -> dict[str, dict[str, Any]]:
     with zipfile.ZipFile(clip, "w") as z:
         for i in range(VIDEO_FRAMES):  # one folder: one sequence, one task
             z.writestr(f"clip/frame{i:03d}.png", street_png(i % 6))
-    frames = wait_ready_dataset(
-        studio,
-        studio.api(
-            "POST",
-            "/api/v1/datasets/",
-            data={"project": studio.project, "name": "clip"},
-            files={"file": ("clip.zip", clip.getvalue())},
-        ),
-    )
+    frames = upload_dataset(studio, "clip", "clip.zip", clip.getvalue())
     video = create_job(
         studio,
         name="Street tracking",
@@ -191,15 +174,7 @@ def jobs(studio: LiveStudio) -> dict[str, dict[str, Any]]:
         labels=["car", "person"],
         workers_per_item=1,
     )
-    bios = wait_ready_dataset(
-        studio,
-        studio.api(
-            "POST",
-            "/api/v1/datasets/",
-            data={"project": studio.project, "name": "bios"},
-            files={"file": ("bios.csv", f'id,text\n0,"{BIO}"\n'.encode())},
-        ),
-    )
+    bios = upload_dataset(studio, "bios", "bios.csv", f'id,text\n0,"{BIO}"\n'.encode())
     entities = create_job(
         studio,
         name="People and places",
