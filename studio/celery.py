@@ -8,6 +8,11 @@ from celery import Celery
 from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
+# Celery's Django fix-up runs Django's system checks when a worker loads its task modules.
+# The URL checks import every view, serializer and the API schema generator (DRF, Pygments,
+# Markdown, Jinja, requests, psycopg: ~30 MiB) into a process that serves no page, and a
+# prefork worker's pool children inherit them. The web process and `manage.py` run the checks.
+os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
 
 # The embedded broker (studio.broker) must be resolvable by its URL scheme everywhere a
 # connection is made: in the web process that publishes and in every worker that consumes.

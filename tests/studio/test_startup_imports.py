@@ -1,5 +1,6 @@
 """What a process loads before it does any work: the web process and the worker start
-without the data libraries, which only the requests and jobs that use them import."""
+without the data libraries, which only the requests and jobs that use them import, and the
+worker without the web layer (views, serializers, the API schema) either."""
 
 from __future__ import annotations
 
@@ -43,6 +44,37 @@ def test_the_studio_starts_without_the_data_libraries(tmp_path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded == [], f"imported at start: {loaded}"
+
+
+WORKER_STARTUP = """
+import json, sys
+import django
+django.setup()
+from studio.celery import app
+app.loader.import_default_modules()  # what `celery -A studio worker` does before forking
+print(json.dumps(sorted(m for m in sys.argv[1:] if m in sys.modules)))
+"""
+#: The web layer: the URLconf with every view, and the libraries only pages and the API use.
+WEB_ONLY = ("studio.urls", "studio.api.views", "rest_framework.views", "drf_spectacular.openapi")
+
+
+def test_a_worker_starts_without_the_web_layer(tmp_path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "CELERY_SKIP_CHECKS"} | {
+        "DJANGO_SETTINGS_MODULE": "studio.settings",
+        "SEXTANT_VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", WORKER_STARTUP, *WEB_ONLY, *HEAVY],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded == [], f"imported when a worker starts: {loaded}"
 
 
 def test_the_api_names_every_analysis_the_engine_runs() -> None:
