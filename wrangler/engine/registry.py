@@ -6,6 +6,7 @@ imports them all, so importing anything from ``wrangler.engine`` fills the regis
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -43,7 +44,7 @@ def transform(
             func=func,
             params=declared,
             inputs=inputs,
-            description=description or (func.__doc__ or "").strip().split("\n")[0],
+            description=description or _plain((func.__doc__ or "").strip().split("\n")[0]),
             fitted=fitted,
             rowwise=rowwise,
             custom_code=custom_code,
@@ -52,6 +53,11 @@ def transform(
         return func
 
     return register
+
+
+def _plain(line: str) -> str:
+    """A docstring's first line as the palette and forms show it: ``name`` becomes name."""
+    return re.sub(r"``(.+?)``", r"\1", line)
 
 
 def get_transform(type: str) -> TransformDef | None:

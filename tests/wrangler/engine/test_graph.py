@@ -7,7 +7,7 @@ import pytest
 
 from wrangler.engine import FlowError, parse_flow, run_flow
 from wrangler.engine.params import check_params
-from wrangler.engine.registry import get_transform
+from wrangler.engine.registry import catalog, get_transform
 
 
 def flow(*nodes, edges):
@@ -156,3 +156,11 @@ def test_custom_code_runs_only_where_the_caller_allows_it():
         run_flow(graph, "c", load_source=load)
     out, _ = run_flow(graph, "c", load_source=load, allow_custom_code=True)
     assert len(out) == 1
+
+
+def test_every_transform_describes_itself_in_plain_text():
+    described = {t.type: t.description for t in catalog()}
+    assert described["one_hot_encode"] == (
+        "Add a 0/1 column <column>_<value> for each learnt value of each column."
+    )
+    assert all(text and "``" not in text for text in described.values()), described
