@@ -737,7 +737,10 @@
       r.forEach((v, i) => {
         const td = tr.insertCell();
         if (v === null) { td.textContent = "null"; td.className = "null"; }
-        else { td.textContent = typeof v === "object" ? JSON.stringify(v) : String(v); if (numeric[p.columns[i]]) td.className = "num"; }
+        else if (typeof v === "string" && /^(datetime|timestamp)/.test(types[p.columns[i]] || "")) {
+          // ISO text as a person reads it: a space for the T, no zero fraction of a second.
+          td.textContent = v.replace("T", " ").replace(/\.0+(?=$|Z|[+-]\d\d:?\d\d$)/, "");
+        } else { td.textContent = typeof v === "object" ? JSON.stringify(v) : String(v); if (numeric[p.columns[i]]) td.className = "num"; }
       });
     });
     return wrap;

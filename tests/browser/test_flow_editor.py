@@ -37,8 +37,9 @@ def login(page):
 
 def test_a_scientist_builds_a_flow_and_previews_its_last_node(browser_page, studio, tmp_path):
     page = browser_page
-    rows = ["day,store,sales"] + [
-        f"{d},{['north', 'south'][d % 2]},{100 + d * 3 % 17}" for d in range(300)
+    rows = ["day,store,sales,opened"] + [
+        f"{d},{['north', 'south'][d % 2]},{100 + d * 3 % 17},2024-03-{1 + d % 28:02d} 09:30:00"
+        for d in range(300)
     ]
     upload_ready(studio, "sales", "\n".join(rows) + "\n")
     login(page)
@@ -76,6 +77,11 @@ def test_a_scientist_builds_a_flow_and_previews_its_last_node(browser_page, stud
     # A mini-histogram under each numeric column's name.
     assert page.locator("[data-drawer-body] thead th svg.fe-mini rect").count() > 10
     assert "300 rows" in page.locator("[data-drawer-meta]").inner_text()
+    # Timestamps read as a person writes them, not as ISO text with milliseconds.
+    opened = next(i for i, h in enumerate(headers) if h.startswith("opened"))
+    assert "datetime64" in headers[opened]
+    first_row = page.locator("[data-drawer-body] tbody tr").first.locator("td")
+    assert first_row.nth(opened).inner_text() == "2024-03-01 09:30:00"
 
     page.click("[data-action=save]")
     page.locator("[data-status]", has_text="Saved as version 2").wait_for(timeout=15_000)
