@@ -83,7 +83,8 @@ def _datasets(project: Project) -> list[dict[str, Any]]:
 @login_required
 def training_job_new(request: HttpRequest) -> HttpResponse:
     """The form posts to the API from the page (errors shown beside their fields); with
-    ``?from=<id>`` it starts as a copy of that job ("clone and edit")."""
+    ``?from=<id>`` it starts as a copy of that job ("clone and edit"), with ``?dataset=<id>``
+    with that dataset as its train channel (the dataset page's Train button)."""
     from training.engine import algorithms
     from training.engine.debugger import DEFAULT_RULES, RULES
 
@@ -106,6 +107,10 @@ def training_job_new(request: HttpRequest) -> HttpResponse:
             "max_runtime_seconds": source.max_runtime_seconds,
             "debugger_rules": source.debugger_rules,
         }
+    datasets = _datasets(project)
+    wanted = request.GET.get("dataset", "")
+    if source is None and any(str(d["id"]) == wanted for d in datasets):
+        initial["channels"] = {"train": int(wanted)}
     config = {
         "project": project.pk,
         "api": reverse("api-training-job-list"),
@@ -113,7 +118,7 @@ def training_job_new(request: HttpRequest) -> HttpResponse:
         "algorithms": [a.to_dict() for a in algorithms()],
         "instanceTypes": [t.to_dict() for t in INSTANCE_TYPES.values()],
         "channels": list(CHANNELS),
-        "datasets": _datasets(project),
+        "datasets": datasets,
         "initial": initial,
         "rules": [r.to_dict() for r in RULES.values()],
         "defaultRules": list(DEFAULT_RULES),

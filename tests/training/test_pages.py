@@ -60,6 +60,26 @@ def test_the_form_starts_as_a_copy_when_cloning(client, owner, training):
     assert {a["name"] for a in config["algorithms"]} >= {"xgboost", "kmeans"}
 
 
+def test_the_dataset_page_trains_on_its_dataset(client, owner, viewer, training):
+    dataset = training.channels["train"]
+    client.force_login(owner)
+    page = client.get(reverse("dataset-detail", args=[dataset])).content.decode()
+    assert f'href="{reverse("training-job-new")}?dataset={dataset}"' in page
+    assert f'href="{reverse("flow-list")}?dataset={dataset}"' in page
+    html = client.get(reverse("training-job-new") + f"?dataset={dataset}").content.decode()
+    config = json.loads(re.search(r'id="training-config"[^>]*>(.*?)</script>', html).group(1))
+    assert config["initial"]["channels"] == {"train": dataset}
+    # A dataset of no project of theirs is not preselected.
+    html = client.get(reverse("training-job-new") + "?dataset=999999").content.decode()
+    config = json.loads(re.search(r'id="training-config"[^>]*>(.*?)</script>', html).group(1))
+    assert config["initial"]["channels"] == {}
+    # A viewer reads the dataset but gets no button that leads to a form they cannot submit.
+    client.force_login(viewer)
+    page = client.get(reverse("dataset-detail", args=[dataset])).content.decode()
+    assert reverse("training-job-new") not in page and f"?dataset={dataset}" in page  # Label
+    assert f'href="{reverse("flow-list")}?dataset=' not in page
+
+
 def test_strangers_get_404(client, outsider, training):
     client.force_login(outsider)
     assert client.get(reverse("training-job-detail", args=[training.pk])).status_code == 404
