@@ -279,7 +279,7 @@ def run_autolabel(ctx: JobContext) -> dict[str, Any]:
         n_classes=len(job.labels),
         target_accuracy=job.target_accuracy,
         batch_size=batch,
-        seed=job.pk + round_number,
+        seed=services.auto_labeling_seed(job) + round_number,
     )
     auto = [
         (items[pool[int(p)]].pk, job.labels[int(label)], float(conf))
@@ -367,7 +367,7 @@ def _box_round(
         labels=job.labels,
         target_accuracy=job.target_accuracy,
         batch_size=batch,
-        seed=job.pk + round_number,
+        seed=services.auto_labeling_seed(job) + round_number,
     )
     auto = [
         (pool[int(p)].pk, boxes, float(conf))

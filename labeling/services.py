@@ -370,6 +370,13 @@ def _check_gold(gold_items: Any, kind: str, labels: list[str]) -> dict[int, Any]
     return out
 
 
+def auto_labeling_seed(job: LabelingJob) -> int:
+    """The seed of a job's automated labeling: it picks the validation sample and drives each
+    round (round ``r`` uses ``seed + r``). The job's id: one job's rounds are reproducible,
+    and two jobs on the same data draw different samples."""
+    return int(job.pk)
+
+
 def labeling_items_create(
     *, job: LabelingJob, items: list[dict[str, Any]], seed: int | None = None
 ) -> int:
@@ -382,7 +389,7 @@ def labeling_items_create(
     """
     from labeling.engine.autolabel import validation_sample_size
 
-    rng = random.Random(job.pk if seed is None else seed)
+    rng = random.Random(auto_labeling_seed(job) if seed is None else seed)
     n = len(items)
     first: set[int] = set()
     validation: set[int] = set()
