@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -38,6 +39,8 @@ _DONE = object()
 
 # Blocks of a streamed file: large enough that a thread hop per block costs nothing.
 STREAM_BLOCK = 1024 * 1024
+# How much of an upload's body is received ahead of the request's thread.
+READ_AHEAD = 8 * 1024 * 1024
 
 
 def _next_part(iterator: Iterator[bytes]) -> Any:
@@ -74,46 +77,94 @@ class StreamingBody:
 class ReceivedBody(io.RawIOBase):
     """A request body read from the ASGI connection, from the request's thread, on demand.
 
-    Each ``read`` crosses to the event loop once and gathers messages there until it has
-    the bytes asked for. The server stops reading the socket while nobody receives, so
-    memory stays at about one read's worth whatever the body's size.
+    A task on the event loop receives the body ahead of the reader, up to ``ahead`` bytes,
+    so the network and the request's thread (parsing, writing the upload to disk) work at
+    the same time instead of taking turns: the server stops reading the socket while nobody
+    receives. Memory stays at about ``ahead`` bytes whatever the body's size.
     """
 
-    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, receive: Receive, loop: asyncio.AbstractEventLoop, ahead: int = READ_AHEAD
+    ) -> None:
         self._receive = receive
         self._loop = loop
+        self._ahead = ahead
         self._buffer = bytearray()
         self._more = True
+        self._error: BaseException | None = None
+        self._ready = threading.Condition()
+        self._room = asyncio.Event()
+        # The reader is blocked on more than the buffer holds (a whole body read at once):
+        # receive past ``ahead`` then, or both sides would wait for each other.
+        self._waiting = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start receiving; called on the event loop before the request's thread reads."""
+        self._task = self._loop.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        try:
+            while True:
+                while len(self._buffer) >= self._ahead and not self._waiting:
+                    self._room.clear()
+                    await self._room.wait()
+                message = await self._receive()
+                with self._ready:
+                    if message["type"] == "http.disconnect":
+                        # An OSError: Django turns it into UnreadablePostError for the parser.
+                        self._error = ConnectionResetError(
+                            "The client went away while sending the body."
+                        )
+                    else:
+                        self._buffer += message.get("body", b"")
+                        self._more = message.get("more_body", False)
+                    self._ready.notify_all()
+                    if self._error is not None or not self._more:
+                        return
+        except BaseException as exc:  # cancelled, or the server failed: wake the reader
+            with self._ready:
+                if self._error is None:
+                    self._error = ConnectionResetError("The request body could not be read.")
+                self._ready.notify_all()
+            if not isinstance(exc, Exception):
+                raise
 
     def readable(self) -> bool:
         return True
 
-    async def _gather(self, size: int) -> None:
-        while self._more and (size < 0 or len(self._buffer) < size):
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                self._more = False
-                # An OSError: Django turns it into UnreadablePostError for the parser.
-                raise ConnectionResetError("The client went away while sending the body.")
-            self._buffer += message.get("body", b"")
-            self._more = message.get("more_body", False)
-
     def read(self, size: int | None = -1) -> bytes:
         size = -1 if size is None else size
-        if self._more and (size < 0 or len(self._buffer) < size):
-            asyncio.run_coroutine_threadsafe(self._gather(size), self._loop).result()
-        if size < 0 or size >= len(self._buffer):
-            data = bytes(self._buffer)
-            self._buffer.clear()
-        else:
-            data = bytes(self._buffer[:size])
-            del self._buffer[:size]
+        with self._ready:
+            while self._more and self._error is None and (size < 0 or len(self._buffer) < size):
+                if not self._waiting:
+                    self._waiting = True
+                    self._loop.call_soon_threadsafe(self._room.set)
+                self._ready.wait()
+            self._waiting = False
+            if self._error is not None and (size < 0 or len(self._buffer) < size):
+                raise self._error
+            if size < 0 or size >= len(self._buffer):
+                data = bytes(self._buffer)
+                self._buffer.clear()
+            else:
+                with memoryview(self._buffer) as view:
+                    data = bytes(view[:size])
+                del self._buffer[:size]  # O(1): a bytearray drops its head without moving
+            room = len(self._buffer) < self._ahead
+        if room and self._more:
+            self._loop.call_soon_threadsafe(self._room.set)
         return data
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+    def stop(self) -> None:
+        """Stop receiving (on the event loop), whether or not the body was read whole."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
 
 
 def _content_length(scope: dict[str, Any]) -> int:
@@ -134,19 +185,22 @@ class SyncChainASGIHandler(ASGIHandler):
         # Django's own path, less the spooling of the body and the task listening for a
         # disconnect (the body's reader is the one receiving now, and sees it).
         body = ReceivedBody(receive, asyncio.get_running_loop())
-        set_script_prefix(get_script_prefix(scope))
-        await signals.request_started.asend(sender=self.__class__, scope=scope)
-        request, error_response = self.create_request(scope, body)
-        if request is None:
-            body.close()
-            await self.send_response(error_response, send)
-            await sync_to_async(error_response.close)()
-            return
-        response = await self.run_get_response(request)
+        body.start()
         try:
-            await self.send_response(response, send)
+            set_script_prefix(get_script_prefix(scope))
+            await signals.request_started.asend(sender=self.__class__, scope=scope)
+            request, error_response = self.create_request(scope, body)
+            if request is None:
+                await self.send_response(error_response, send)
+                await sync_to_async(error_response.close)()
+                return
+            response = await self.run_get_response(request)
+            try:
+                await self.send_response(response, send)
+            finally:
+                await sync_to_async(response.close)()
         finally:
-            await sync_to_async(response.close)()
+            body.stop()
             body.close()
 
     def load_middleware(self, is_async: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""The ASGI handler runs a request's synchronous work in one hop and streams files in parts."""
+"""The ASGI handler runs a request's synchronous work in one hop, receives an upload's body
+ahead of the request's thread within a bound, and streams files in parts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.http import StreamingHttpResponse
 from rest_framework.authtoken.models import Token
 
 from studio.asgi import application
-from studio.handlers import SyncChainASGIHandler
+from studio.handlers import ReceivedBody, SyncChainASGIHandler
 from studio.models import Dataset
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -171,3 +172,79 @@ async def test_a_client_leaving_mid_upload_leaves_no_dataset(owner, project, set
     assert start["status"] >= 400
     await comm.wait(timeout=5)
     assert not await database_sync_to_async(lambda: Dataset.objects.filter(name="gone").exists())()
+
+
+class Sender:
+    """An ASGI ``receive`` over a list of messages, counting how many were taken."""
+
+    def __init__(self, messages: list[dict]) -> None:
+        self.messages = list(messages)
+        self.taken = 0
+        self.more = asyncio.Event()
+        self.more.set()
+
+    async def receive(self) -> dict:
+        await self.more.wait()
+        if not self.messages:
+            await asyncio.Event().wait()  # a silent client
+        self.taken += 1
+        return self.messages.pop(0)
+
+
+def body_messages(data: bytes, step: int = 64 * 1024) -> list[dict]:
+    return [
+        {"type": "http.request", "body": data[i : i + step], "more_body": i + step < len(data)}
+        for i in range(0, len(data), step)
+    ]
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_a_body_is_received_ahead_of_its_reader_but_only_so_far():
+    data = bytes(range(256)) * (3 * 4096 * 4)  # 3 MiB
+    sender = Sender(body_messages(data))
+    body = ReceivedBody(sender.receive, asyncio.get_running_loop(), ahead=1 << 20)
+    body.start()
+    # Nobody reads yet: the pump stops once about `ahead` bytes wait.
+    for _ in range(100):
+        await asyncio.sleep(0.005)
+    assert sender.taken == 16  # 1 MiB in 64 KiB messages, of 48
+    parts = []
+    while chunk := await asyncio.to_thread(body.read, 300_000):
+        parts.append(chunk)
+    assert b"".join(parts) == data
+    body.stop()
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_a_body_read_whole_is_not_held_back_by_the_read_ahead_bound():
+    data = b"x" * (5 << 20)
+    sender = Sender(body_messages(data))
+    body = ReceivedBody(sender.receive, asyncio.get_running_loop(), ahead=1 << 20)
+    body.start()
+    assert await asyncio.wait_for(asyncio.to_thread(body.read), timeout=10) == data
+    body.stop()
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_a_client_leaving_wakes_the_reader_with_an_error():
+    data = b"y" * (1 << 20)
+    sender = Sender([*body_messages(data)[:4], {"type": "http.disconnect"}])
+    body = ReceivedBody(sender.receive, asyncio.get_running_loop(), ahead=8 << 20)
+    body.start()
+    assert len(await asyncio.to_thread(body.read, 128 * 1024)) == 128 * 1024
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(asyncio.to_thread(body.read, 1 << 20), timeout=10)
+    body.stop()
+
+
+@pytest.mark.django_db(transaction=False)
+async def test_stopping_a_body_nobody_finished_reading_wakes_its_reader():
+    sender = Sender(body_messages(b"z" * (256 * 1024))[:2])  # and then silence
+    sender.messages[-1]["more_body"] = True
+    body = ReceivedBody(sender.receive, asyncio.get_running_loop())
+    body.start()
+    reader = asyncio.ensure_future(asyncio.to_thread(body.read, 1 << 20))
+    await asyncio.sleep(0.05)
+    body.stop()
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(reader, timeout=10)
