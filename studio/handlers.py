@@ -9,9 +9,9 @@ synchronous anyway. Here the chain is loaded in sync mode and the whole of it ru
 
 Big data never passes through the web process whole, and never sits on its disk twice:
 
-- A large request body (an upload) is read from the connection as the view asks for it,
-  instead of being spooled to a temporary file before the view runs, so the multipart
-  parser's upload handler writes the file once, at the network's pace.
+- A large request body (an upload) is received at most 8 MiB ahead of the view reading
+  it, instead of being spooled to a temporary file before the view runs, so the multipart
+  parser's upload handler writes the file once, while the rest arrives.
 - Streaming responses with a synchronous iterator (``FileResponse`` downloads of datasets
   and artifacts) are sent part by part: Django's handler would first read the whole
   iterator into memory.
