@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from studio.launcher import ROOT
 
@@ -26,14 +27,15 @@ print(json.dumps(sorted(m for m in sys.argv[1:] if m in sys.modules)))
 """
 
 
-def test_the_studio_starts_without_the_data_libraries(tmp_path) -> None:
-    env = {
-        **os.environ,
+def loaded_at_start(script: str, modules: tuple[str, ...], var: Path) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has imported once ``script`` ran."""
+    # Unset, as in production: the worker's own module decides whether checks run.
+    env = {key: value for key, value in os.environ.items() if key != "CELERY_SKIP_CHECKS"} | {
         "DJANGO_SETTINGS_MODULE": "studio.settings",
-        "SEXTANT_VAR_DIR": str(tmp_path),
+        "SEXTANT_VAR_DIR": str(var),
     }
     result = subprocess.run(
-        [sys.executable, "-c", STARTUP, *HEAVY],
+        [sys.executable, "-c", script, *modules],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -42,7 +44,11 @@ def test_the_studio_starts_without_the_data_libraries(tmp_path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    return list(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_the_studio_starts_without_the_data_libraries(tmp_path: Path) -> None:
+    loaded = loaded_at_start(STARTUP, HEAVY, tmp_path)
     assert loaded == [], f"imported at start: {loaded}"
 
 
@@ -58,22 +64,8 @@ print(json.dumps(sorted(m for m in sys.argv[1:] if m in sys.modules)))
 WEB_ONLY = ("studio.urls", "studio.api.views", "rest_framework.views", "drf_spectacular.openapi")
 
 
-def test_a_worker_starts_without_the_web_layer(tmp_path) -> None:
-    env = {key: value for key, value in os.environ.items() if key != "CELERY_SKIP_CHECKS"} | {
-        "DJANGO_SETTINGS_MODULE": "studio.settings",
-        "SEXTANT_VAR_DIR": str(tmp_path),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", WORKER_STARTUP, *WEB_ONLY, *HEAVY],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+def test_a_worker_starts_without_the_web_layer(tmp_path: Path) -> None:
+    loaded = loaded_at_start(WORKER_STARTUP, (*WEB_ONLY, *HEAVY), tmp_path)
     assert loaded == [], f"imported when a worker starts: {loaded}"
 
 
