@@ -144,6 +144,7 @@ class ReceivedBody(io.RawIOBase):
             self._waiting = False
             if self._error is not None and (size < 0 or len(self._buffer) < size):
                 raise self._error
+            was_full = len(self._buffer) >= self._ahead
             if size < 0 or size >= len(self._buffer):
                 data = bytes(self._buffer)
                 self._buffer.clear()
@@ -151,8 +152,9 @@ class ReceivedBody(io.RawIOBase):
                 with memoryview(self._buffer) as view:
                     data = bytes(view[:size])
                 del self._buffer[:size]  # O(1): a bytearray drops its head without moving
-            room = len(self._buffer) < self._ahead
-        if room and self._more:
+            # Wake the receiving task only if it stopped for room and now has some.
+            wake = was_full and self._more and len(self._buffer) < self._ahead
+        if wake:
             self._loop.call_soon_threadsafe(self._room.set)
         return data
 

@@ -185,9 +185,10 @@
     // ← → move the word cursor, Shift stretches the selection, Home/End go to either end.
     function move(to, stretch) {
       if (!tokens.length) return;
-      if (stretch && anchor === null) anchor = cursor < 0 ? Math.max(0, Math.min(to, tokens.length - 1)) : cursor;
+      var next = Math.max(0, Math.min(to, tokens.length - 1));
       if (!stretch) anchor = null;
-      cursor = Math.max(0, Math.min(to, tokens.length - 1));
+      else if (anchor === null) anchor = cursor < 0 ? next : cursor;
+      cursor = next;
       render();
     }
 
@@ -234,9 +235,9 @@
           return false;
         }
         if (ctx.readOnly || ev.ctrlKey || ev.metaKey) return false;
-        var at = cursor < 0 ? -1 : cursor;
-        if (ev.key === "ArrowRight") { move(at < 0 ? 0 : at + 1, ev.shiftKey); return true; }
-        if (ev.key === "ArrowLeft") { move(at < 0 ? 0 : at - 1, ev.shiftKey); return true; }
+        // With no cursor yet (-1), either arrow lands on the first word.
+        if (ev.key === "ArrowRight") { move(cursor + 1, ev.shiftKey); return true; }
+        if (ev.key === "ArrowLeft") { move(cursor - 1, ev.shiftKey); return true; }
         if (ev.key === "Home") { move(0, ev.shiftKey); return true; }
         if (ev.key === "End") { move(tokens.length - 1, ev.shiftKey); return true; }
         if ((ev.key === "m" || ev.key === "M") && cursor >= 0) {
